@@ -1,0 +1,3 @@
+//! Durable Object classes: one place of truth for state that must not be split across isolates.
+
+pub mod job_hub;

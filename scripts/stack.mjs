@@ -1,0 +1,321 @@
+// Starts the whole local stack and stops all of it: PostgreSQL (a cluster owned by the project), the
+// Supabase bootstrap and sql/ migrations, the local auth key server, postrust (PostgREST-compatible),
+// and `wrangler dev` running the Worker.
+//
+//   node scripts/stack.mjs dev    fixed ports, state in .local/dev, prints what runs where and a dev
+//                                 token; Ctrl-C stops everything; a rerun after a crash recovers.
+//   node scripts/stack.mjs test   free ports, state in a fresh temp folder (its own database); prints one
+//                                 JSON line {"event":"ready",...} on stdout; takes commands on stdin
+//                                 ("db stop", "db start", "auth stop", "auth start"), answering each with
+//                                 {"event":"ack"}; tears down and deletes its state when stdin closes.
+import { spawn, spawnSync, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const mode = process.argv[2];
+if (mode !== "dev" && mode !== "test") {
+  console.error("usage: node scripts/stack.mjs dev|test");
+  process.exit(2);
+}
+const isTest = mode === "test";
+const log = (...a) => console.error(`\x1b[1mstack:\x1b[0m`, ...a);
+
+// ---- tool paths (same as scripts/env.sh) ----------------------------------------------------------
+function toolEnv() {
+  const out = execFileSync("bash", ["-c", `source "${root}/scripts/env.sh" && env -0`], { encoding: "utf8" });
+  return Object.fromEntries(out.split("\0").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+}
+const env = toolEnv();
+const pgBin = (name) => path.join(env.PG_BINDIR, name);
+const isRoot = process.getuid?.() === 0;
+
+// ---- ports and state -----------------------------------------------------------------------------
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+async function portFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+const stateDir = isTest
+  ? fs.mkdtempSync(path.join(os.tmpdir(), "edge-saas-stack-"))
+  : path.join(root, ".local", "dev");
+fs.mkdirSync(path.join(stateDir, "logs"), { recursive: true });
+fs.chmodSync(stateDir, 0o755); // the postgres user must reach its data folder inside
+const envInt = (name, dflt) => Number(process.env[name] ?? dflt);
+const ports = isTest
+  ? { worker: await freePort(), inspector: await freePort(), pg: await freePort(), rest: await freePort(), auth: await freePort() }
+  : {
+      worker: envInt("DEV_WORKER_PORT", 8787), inspector: envInt("DEV_INSPECTOR_PORT", 9229),
+      pg: envInt("DEV_PG_PORT", 54329), rest: envInt("DEV_POSTGREST_PORT", 54322), auth: envInt("DEV_AUTH_PORT", 54321),
+    };
+
+// ---- child processes -----------------------------------------------------------------------------
+const children = new Map(); // name -> ChildProcess
+const pidFile = path.join(stateDir, "pids.json");
+function savePids() {
+  fs.writeFileSync(pidFile, JSON.stringify(Object.fromEntries([...children].map(([n, c]) => [n, c.pid]))));
+}
+function alive(pid) { try { process.kill(pid, 0); return true; } catch { return false; } }
+
+function startChild(name, cmd, args, extraEnv = {}) {
+  const out = fs.openSync(path.join(stateDir, "logs", `${name}.log`), "a");
+  const child = spawn(cmd, args, {
+    cwd: root, env: { ...process.env, ...env, ...extraEnv }, stdio: ["ignore", out, out], detached: true,
+  });
+  children.set(name, child);
+  savePids();
+  child.on("exit", (code, signal) => {
+    if (children.get(name) === child) {
+      children.delete(name);
+      savePids();
+      if (!stopping) log(`${name} exited (${signal ?? code}); see ${path.join(stateDir, "logs", `${name}.log`)}`);
+    }
+  });
+  return child;
+}
+
+async function stopChild(name) {
+  const child = children.get(name);
+  if (!child) return;
+  children.delete(name);
+  const exited = new Promise((r) => child.once("exit", r));
+  try { process.kill(-child.pid, "SIGTERM"); } catch {}
+  const timer = setTimeout(() => { try { process.kill(-child.pid, "SIGKILL"); } catch {} }, 5000);
+  await exited;
+  clearTimeout(timer);
+  savePids();
+}
+
+// A previous run that crashed may have left children behind: stop them before taking the ports.
+function reapLeftovers() {
+  if (!fs.existsSync(pidFile)) return;
+  for (const [name, pid] of Object.entries(JSON.parse(fs.readFileSync(pidFile, "utf8") || "{}"))) {
+    if (alive(pid)) {
+      log(`stopping ${name} (pid ${pid}) left by an earlier run`);
+      try { process.kill(-pid, "SIGKILL"); } catch { try { process.kill(pid, "SIGKILL"); } catch {} }
+    }
+  }
+  fs.rmSync(pidFile, { force: true });
+}
+
+// ---- PostgreSQL ----------------------------------------------------------------------------------
+const pgData = path.join(stateDir, "pg");
+const databaseUrl = `postgres://postgres@127.0.0.1:${ports.pg}/app`;
+function asPostgres(cmd, args, opts = {}) {
+  const [c, a] = isRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+  const r = spawnSync(c, a, { encoding: "utf8", cwd: "/", ...opts });
+  if (r.status !== 0 && !opts.allowFail) {
+    throw new Error(`${cmd} ${args.join(" ")} failed:\n${r.stdout}${r.stderr}`);
+  }
+  return r;
+}
+function pgCtl(...args) {
+  return asPostgres(pgBin("pg_ctl"), ["-D", pgData, ...args], { allowFail: true });
+}
+function pgInit() {
+  if (fs.existsSync(path.join(pgData, "PG_VERSION"))) return;
+  fs.mkdirSync(pgData, { recursive: true });
+  if (isRoot) execFileSync("chown", ["-R", "postgres:postgres", pgData]);
+  fs.chmodSync(pgData, 0o700);
+  log("initdb", pgData);
+  asPostgres(pgBin("initdb"), ["-D", pgData, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"]);
+}
+function pgStart() {
+  if (pgCtl("status").status === 0) {
+    log("stopping a PostgreSQL left running by an earlier run");
+    pgCtl("stop", "-m", "immediate", "-w");
+  }
+  const opts = `-p ${ports.pg} -k ${pgData} -c listen_addresses=127.0.0.1 -c fsync=${isTest ? "off" : "on"}`;
+  const r = pgCtl("start", "-w", "-t", "60", "-l", path.join(pgData, "server.log"), "-o", opts);
+  if (r.status !== 0) throw new Error(`PostgreSQL did not start:\n${r.stdout}${r.stderr}\n(see ${pgData}/server.log)`);
+}
+function pgStop() { pgCtl("stop", "-m", "fast", "-w", "-t", "30"); }
+function psql(args, opts = {}) {
+  return execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", ...args], {
+    encoding: "utf8", env: { ...process.env, PGHOST: "127.0.0.1", PGPORT: String(ports.pg), PGUSER: "postgres" }, ...opts,
+  });
+}
+function migrate() {
+  const exists = psql(["-d", "postgres", "-At", "-c", "select 1 from pg_database where datname = 'app'"]).trim();
+  if (!exists) psql(["-d", "postgres", "-c", "create database app"]);
+  const e = { ...process.env, PGHOST: "127.0.0.1", PGPORT: String(ports.pg), PGUSER: "postgres", PGDATABASE: "app" };
+  for (const step of ["bootstrap", "up"]) {
+    const r = spawnSync("bash", [path.join(root, "scripts/migrate.sh"), step], { env: e, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`migrate ${step} failed:\n${r.stdout}${r.stderr}`);
+    if (r.stdout.trim()) log(r.stdout.trim());
+  }
+}
+
+// ---- readiness -----------------------------------------------------------------------------------
+async function waitFor(what, url, okStatuses, deadlineMs) {
+  const until = Date.now() + deadlineMs;
+  let last = "no answer yet";
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      if (okStatuses.includes(r.status)) return r;
+      last = `HTTP ${r.status}`;
+    } catch (e) { last = e.cause?.code ?? e.message; }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} was not ready at ${url} within ${deadlineMs / 1000}s (${last})`);
+}
+
+// ---- the stack -----------------------------------------------------------------------------------
+let stopping = false;
+const supabaseUrl = `http://127.0.0.1:${ports.auth}`;
+const restUrl = `http://127.0.0.1:${ports.rest}`;
+const workerUrl = `http://127.0.0.1:${ports.worker}`;
+
+function startAuth() {
+  return startChild("auth", env.PROJECT_ROOT + "/node_modules/.bin/node", [path.join(root, "scripts/auth-server.mjs")], {
+    AUTH_PORT: String(ports.auth), AUTH_STATE_DIR: path.join(stateDir, "auth"), SUPABASE_URL: supabaseUrl, DATABASE_URL: databaseUrl,
+  });
+}
+
+function startPostgrest() {
+  return startChild("postgrest", env.POSTRUST_BIN, [], {
+    PGRST_DB_URI: `postgres://authenticator@127.0.0.1:${ports.pg}/app`,
+    PGRST_DB_SCHEMAS: "public", PGRST_DB_ANON_ROLE: "anon", PGRST_DB_EXTRA_SEARCH_PATH: "public,extensions",
+    PGRST_JWT_JWKS_URL: `${supabaseUrl}/auth/v1/.well-known/jwks.json`,
+    PGRST_SERVER_HOST: "127.0.0.1", PGRST_SERVER_PORT: String(ports.rest), PGRST_COMPAT_MODE: "true",
+    PGRST_LOG_LEVEL: "warn", PGRST_DB_POOL: "20",
+  });
+}
+
+async function projectKeys() {
+  const r = await fetch(`${supabaseUrl}/_dev/project-keys`, { method: "POST" });
+  if (!r.ok) throw new Error(`auth server: project keys: HTTP ${r.status}`);
+  return r.json();
+}
+
+async function devToken(email) {
+  const r = await fetch(`${supabaseUrl}/_dev/token`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email }),
+  });
+  if (!r.ok) throw new Error(`auth server: token: HTTP ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+function writeWorkerEnv(keys) {
+  // Generated last so the local stack's own URLs and keys win over anything in .dev.vars.
+  const vars = {
+    ENVIRONMENT: "development",
+    SUPABASE_URL: supabaseUrl,
+    POSTGREST_URL: restUrl,
+    SUPABASE_ANON_KEY: keys.anon_key,
+    SUPABASE_SERVICE_ROLE_KEY: keys.service_role_key,
+    ...(isTest ? { CORS_ORIGINS: "http://allowed.test" } : {}),
+  };
+  const file = path.join(stateDir, "worker.env");
+  fs.writeFileSync(file, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n") + "\n", { mode: 0o600 });
+  return file;
+}
+
+async function startWorker(envFile) {
+  const files = [];
+  if (!isTest && fs.existsSync(path.join(root, ".dev.vars"))) files.push("--env-file", path.join(root, ".dev.vars"));
+  files.push("--env-file", envFile);
+  startChild("wrangler", path.join(root, "node_modules/.bin/wrangler"), [
+    "dev", "--local", "--ip", "127.0.0.1", "--port", String(ports.worker), "--inspector-port", String(ports.inspector),
+    "--persist-to", path.join(stateDir, "wrangler"), "--test-scheduled", "--show-interactive-dev-session=false",
+    ...files,
+  ], { CI: "true", NO_UPDATE_NOTIFIER: "1" });
+}
+
+async function up() {
+  if (!isTest) {
+    reapLeftovers();
+    for (const [name, port] of Object.entries(ports)) {
+      if (!(await portFree(port))) throw new Error(`port ${port} (${name}) is in use: is another 'npm run dev' running? Set DEV_${name.toUpperCase()}_PORT to move it.`);
+    }
+  }
+  pgInit();
+  pgStart();
+  migrate();
+  startAuth();
+  await waitFor("auth key server", `${supabaseUrl}/auth/v1/.well-known/jwks.json`, [200], 30000);
+  startPostgrest();
+  await waitFor("postrust", `${restUrl}/rpc/health_check`, [200], 60000);
+  const keys = await projectKeys();
+  const envFile = writeWorkerEnv(keys);
+  await startWorker(envFile);
+  await waitFor("wrangler dev", `${workerUrl}/health`, [200], isTest ? 300000 : 900000);
+  return keys;
+}
+
+async function down() {
+  if (stopping) return;
+  stopping = true;
+  await Promise.all([...children.keys()].map(stopChild));
+  pgStop();
+  if (isTest) fs.rmSync(stateDir, { recursive: true, force: true });
+  else { fs.rmSync(pidFile, { force: true }); fs.rmSync(path.join(stateDir, "stack.json"), { force: true }); }
+}
+
+process.on("SIGINT", async () => { log("stopping…"); await down(); process.exit(0); });
+process.on("SIGTERM", async () => { await down(); process.exit(0); });
+
+try {
+  const keys = await up();
+  const info = {
+    event: "ready", worker_url: workerUrl, supabase_url: supabaseUrl, postgrest_url: restUrl,
+    database_url: databaseUrl, anon_key: keys.anon_key, service_role_key: keys.service_role_key,
+    state_dir: stateDir, ports,
+  };
+  if (isTest) {
+    process.stdout.write(JSON.stringify(info) + "\n");
+    const rl = readline.createInterface({ input: process.stdin });
+    rl.on("line", async (line) => {
+      const cmd = line.trim();
+      try {
+        if (cmd === "db stop") pgStop();
+        else if (cmd === "db start") pgStart();
+        else if (cmd === "auth stop") await stopChild("auth");
+        else if (cmd === "auth start") { startAuth(); await waitFor("auth", `${supabaseUrl}/auth/v1/.well-known/jwks.json`, [200], 30000); }
+        else throw new Error(`unknown command: ${cmd}`);
+        process.stdout.write(JSON.stringify({ event: "ack", cmd }) + "\n");
+      } catch (e) {
+        process.stdout.write(JSON.stringify({ event: "error", cmd, error: String(e.message ?? e) }) + "\n");
+      }
+    });
+    rl.on("close", async () => { await down(); process.exit(0); });
+  } else {
+    const tok = await devToken(process.env.DEV_EMAIL ?? "dev@example.com");
+    fs.writeFileSync(path.join(stateDir, "stack.json"), JSON.stringify({ ...info, anon_key: undefined, service_role_key: undefined }));
+    console.log(`
+  Worker (wrangler dev)   ${workerUrl}          try: curl ${workerUrl}/health
+  PostgREST (postrust)    ${restUrl}
+  Auth keys (JWKS)        ${supabaseUrl}/auth/v1/.well-known/jwks.json
+  PostgreSQL              ${databaseUrl}   (data: ${pgData})
+  Logs                    ${path.join(stateDir, "logs")}
+
+  Dev access token for ${tok.email} (valid 1 h; more with: npm run token -- --email you@example.com):
+  ${tok.access_token}
+
+  Ctrl-C stops everything.`);
+  }
+} catch (e) {
+  log(`failed: ${e.message}`);
+  for (const name of ["wrangler", "postgrest", "auth"]) {
+    const f = path.join(stateDir, "logs", `${name}.log`);
+    if (fs.existsSync(f)) log(`--- last lines of ${name}.log ---\n` + fs.readFileSync(f, "utf8").split("\n").slice(-25).join("\n"));
+  }
+  await down();
+  process.exit(1);
+}

@@ -1,0 +1,3 @@
+//! Adapters to the outside world, each behind a small type that wraps its URL and credentials.
+
+pub mod postgrest;

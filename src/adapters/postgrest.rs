@@ -1,0 +1,170 @@
+//! PostgREST (Supabase's REST layer) through postgrest-rs.
+//!
+//! Why PostgREST and not a Postgres driver: requests carry the caller's own token, so Postgres row-level
+//! security decides what each caller sees (docs/adr/0001). This module builds clients with the right
+//! credentials and turns PostgREST's error bodies (`{code, message, details, hint}`) into [`DbError`].
+//!
+//! Credentials: `apikey` always carries the project key (Supabase's gateway requires it). The
+//! `Authorization` header carries a JWT: the user's access token for user requests, or the project key
+//! itself when that key is a legacy JWT key. New-style `sb_publishable_…`/`sb_secret_…` keys are not JWTs
+//! and must not be sent as a bearer token; the gateway maps them to their role by `apikey` alone.
+
+use crate::config::{Config, Secret};
+use crate::domain::error::ApiError;
+use postgrest::Postgrest;
+use serde::Deserialize;
+
+/// Errors from a PostgREST call, typed so callers can decide what the client sees.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The request never got an HTTP answer (connection refused, DNS, reset).
+    #[error("PostgREST unreachable: {0}")]
+    Transport(String),
+    /// PostgREST answered with an error status and body.
+    #[error("PostgREST {status} {code}: {message}")]
+    Api { status: u16, code: String, message: String },
+    /// The answer was not what we expected to decode.
+    #[error("PostgREST response could not be decoded: {0}")]
+    Decode(String),
+}
+
+#[derive(Deserialize)]
+struct PgrstErrorBody {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+impl DbError {
+    /// Builds an [`DbError::Api`] from a status and PostgREST's JSON error body.
+    pub fn from_response(status: u16, body: &str) -> DbError {
+        let parsed: Option<PgrstErrorBody> = serde_json::from_str(body).ok();
+        let (code, message) = match parsed {
+            Some(b) => (b.code.unwrap_or_default(), b.message.unwrap_or_default()),
+            None => (String::new(), body.chars().take(200).collect()),
+        };
+        DbError::Api { status, code, message }
+    }
+
+    /// Whether the database (not the request) is at fault: unreachable, or PostgREST reporting that it
+    /// cannot reach Postgres (503, `PGRST000`–`PGRST003` connection errors, SQLSTATE class 08 / 57P).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Transport(_) => true,
+            DbError::Api { status, code, .. } => {
+                *status == 503
+                    || *status == 502
+                    || *status == 504
+                    || code.starts_with("PGRST00")
+                    || code.starts_with("08")
+                    || code.starts_with("57P")
+            }
+            DbError::Decode(_) => false,
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    /// The contract's mapping: unique violation → 409, RLS refusal → 404 (never reveal another
+    /// account's rows), invalid input → 400, database down → 503, anything else → opaque 500.
+    fn from(e: DbError) -> ApiError {
+        if e.is_unavailable() {
+            return ApiError::Unavailable { dependency: "database", retry_after_secs: 5 };
+        }
+        match &e {
+            DbError::Api { code, .. } if code == "23505" => {
+                ApiError::Conflict { message: "the resource already exists".into() }
+            }
+            DbError::Api { code, .. } if code == "42501" => ApiError::NotFound,
+            DbError::Api { code, .. } if code == "PGRST116" => ApiError::NotFound,
+            DbError::Api { code, .. }
+                if code == "22P02" || code == "23514" || code == "23502" || code == "22023" =>
+            {
+                ApiError::invalid("the request was rejected by a data constraint")
+            }
+            _ => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Whether a project key is a (legacy) JWT key rather than a new-style opaque API key.
+pub fn is_jwt(key: &str) -> bool {
+    key.split('.').count() == 3 && !key.starts_with("sb_")
+}
+
+/// A PostgREST client with fixed credentials.
+pub struct Db {
+    client: Postgrest,
+}
+
+impl Db {
+    fn with_key(base: &str, apikey: &Secret, bearer: Option<&str>) -> Db {
+        let mut client = Postgrest::new(base).insert_header("apikey", apikey.expose());
+        if let Some(token) = bearer {
+            client = client.insert_header("Authorization", format!("Bearer {token}"));
+        }
+        Db { client }
+    }
+
+    /// The anonymous role: only what `anon` is granted (the health check, public reads).
+    pub fn anon(cfg: &Config) -> Db {
+        let key = cfg.anon_key.expose();
+        Db::with_key(&cfg.postgrest_url, &cfg.anon_key, is_jwt(key).then_some(key))
+    }
+
+    /// Calls a SQL function through `/rpc/{name}` with a JSON object of arguments and returns the raw
+    /// JSON body of a 2xx answer.
+    pub async fn rpc(&self, name: &str, args: &serde_json::Value) -> Result<String, DbError> {
+        let resp = self
+            .client
+            .rpc(name, args.to_string())
+            .execute()
+            .await
+            .map_err(|e| DbError::Transport(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(|e| DbError::Transport(e.to_string()))?;
+        if (200..300).contains(&status) {
+            Ok(body)
+        } else {
+            Err(DbError::from_response(status, &body))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_violation_is_409_and_rls_refusal_is_404() {
+        let e: ApiError = DbError::from_response(409, r#"{"code":"23505","message":"dup"}"#).into();
+        assert_eq!(e.status(), 409);
+        let e: ApiError = DbError::from_response(403, r#"{"code":"42501","message":"rls"}"#).into();
+        assert_eq!(e.status(), 404);
+    }
+
+    #[test]
+    fn database_down_is_503_never_500() {
+        let e: ApiError = DbError::Transport("connection refused".into()).into();
+        assert_eq!(e.status(), 503);
+        let e: ApiError = DbError::from_response(503, r#"{"code":"PGRST001","message":"down"}"#).into();
+        assert_eq!(e.status(), 503);
+        let e: ApiError = DbError::from_response(500, r#"{"code":"08006","message":"conn"}"#).into();
+        assert_eq!(e.status(), 503);
+    }
+
+    #[test]
+    fn unknown_errors_are_opaque_500() {
+        let e: ApiError = DbError::from_response(500, "not json").into();
+        assert_eq!(e.status(), 500);
+        assert_eq!(e.public_message(), "an internal error occurred");
+    }
+
+    #[test]
+    fn only_jwt_shaped_keys_are_sent_as_bearer() {
+        assert!(is_jwt("eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9.sig"));
+        assert!(!is_jwt("sb_publishable_abc123"));
+        assert!(!is_jwt("sb_secret_a.b.c"));
+    }
+}

@@ -1,0 +1,41 @@
+//! `GET /health`: version, feature flags and a real database round trip through PostgREST.
+//!
+//! 200 with `status: "ok"` when every required dependency answers; 503 `unavailable` with the same
+//! report in `error.details` (`status: "degraded"`) when one does not, so load balancers and humans
+//! read the same document. The database check calls `public.health_check()` as `anon`.
+
+use crate::adapters::postgrest::Db;
+use crate::domain::error::ApiError;
+use crate::http::{Reply, RequestCtx};
+use crate::log;
+use serde_json::{json, Map, Value};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub async fn get(ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
+    let db = Db::anon(ctx.cfg);
+    let database_ok = match db.rpc("health_check", &json!({})).await {
+        Ok(_) => true,
+        Err(e) => {
+            log::warn("health: database check failed", json!({ "request_id": ctx.request_id, "error": e.to_string() }));
+            false
+        }
+    };
+    let features: Map<String, Value> =
+        ctx.cfg.features.iter().map(|(k, v)| ((*k).to_string(), Value::Bool(*v))).collect();
+    let report = json!({
+        "status": if database_ok { "ok" } else { "degraded" },
+        "version": VERSION,
+        "environment": ctx.cfg.environment,
+        "checks": { "database": if database_ok { "ok" } else { "error" } },
+        "features": features,
+    });
+    if database_ok {
+        Ok(Reply::ok(report))
+    } else {
+        Ok(Reply::Degraded {
+            error: ApiError::Unavailable { dependency: "database", retry_after_secs: 5 },
+            data: report,
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! Configuration, read from the Worker's vars and secrets at one place.
+//!
+//! Every name is a constant here; secrets live in [`Secret`], which never prints its value. A missing
+//! required value is a [`ConfigError`] naming it, answered as an opaque 500 and logged by name.
+
+use crate::domain::cors::CorsPolicy;
+use std::fmt;
+use worker::Env;
+
+pub const ENVIRONMENT: &str = "ENVIRONMENT";
+pub const SUPABASE_URL: &str = "SUPABASE_URL";
+pub const POSTGREST_URL: &str = "POSTGREST_URL";
+pub const SUPABASE_ANON_KEY: &str = "SUPABASE_ANON_KEY";
+pub const SUPABASE_SERVICE_ROLE_KEY: &str = "SUPABASE_SERVICE_ROLE_KEY";
+pub const CORS_ORIGINS: &str = "CORS_ORIGINS";
+pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
+
+/// Default request body cap: generous for JSON job payloads, small enough to refuse abuse early.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Feature flags reported by `/health`: (variable, default when unset).
+pub const FEATURE_FLAGS: &[(&str, bool)] = &[
+    ("FF_BROWSER_WORKER_ENABLED", true),
+    ("FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED", true),
+];
+
+/// A secret value. `Debug` prints `Secret([redacted])`; there is no `Display`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(v: impl Into<String>) -> Self {
+        Secret(v.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("required configuration `{0}` is not set")]
+    Missing(&'static str),
+    #[error("configuration `{name}` is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: String,
+    pub supabase_url: String,
+    /// PostgREST base URL; `{SUPABASE_URL}/rest/v1` unless set.
+    pub postgrest_url: String,
+    pub anon_key: Secret,
+    pub service_role_key: Secret,
+    pub cors: CorsPolicy,
+    pub max_body_bytes: usize,
+    pub features: Vec<(&'static str, bool)>,
+}
+
+fn get(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}
+
+fn required(env: &Env, name: &'static str) -> Result<String, ConfigError> {
+    get(env, name).ok_or(ConfigError::Missing(name))
+}
+
+/// Parses a flag value: `true/1/on/yes` and `false/0/off/no`, case-insensitively.
+pub fn parse_flag(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "on" | "yes" => Some(true),
+        "false" | "0" | "off" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Config, ConfigError> {
+        let supabase_url = required(env, SUPABASE_URL)?.trim_end_matches('/').to_string();
+        let postgrest_url = get(env, POSTGREST_URL)
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("{supabase_url}/rest/v1"));
+        let max_body_bytes = match get(env, MAX_BODY_BYTES) {
+            None => DEFAULT_MAX_BODY_BYTES,
+            Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+                name: MAX_BODY_BYTES,
+                reason: "expected a whole number of bytes".into(),
+            })?,
+        };
+        let features = FEATURE_FLAGS
+            .iter()
+            .map(|(name, default)| {
+                let on = get(env, name).and_then(|v| parse_flag(&v)).unwrap_or(*default);
+                (*name, on)
+            })
+            .collect();
+        Ok(Config {
+            environment: get(env, ENVIRONMENT).unwrap_or_else(|| "production".into()),
+            supabase_url,
+            postgrest_url,
+            anon_key: Secret::new(required(env, SUPABASE_ANON_KEY)?),
+            service_role_key: Secret::new(required(env, SUPABASE_SERVICE_ROLE_KEY)?),
+            cors: CorsPolicy::parse(&get(env, CORS_ORIGINS).unwrap_or_default()),
+            max_body_bytes,
+            features,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("sk_live_abc");
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
+    }
+
+    #[test]
+    fn flags_parse_common_spellings() {
+        assert_eq!(parse_flag("TRUE"), Some(true));
+        assert_eq!(parse_flag(" off "), Some(false));
+        assert_eq!(parse_flag("maybe"), None);
+    }
+}

@@ -1,0 +1,162 @@
+//! The contract's error codes (`API.md` § Errors) and the one mapping from an error to a status.
+//!
+//! Handlers return [`ApiError`]; the HTTP layer turns it into the envelope exactly once. A 5xx never
+//! carries internals in its body: [`ApiError::Internal`] keeps its cause for the log only.
+
+use serde_json::{json, Map, Value};
+
+/// One variant per error class of the contract. `details` is client-facing and must never hold
+/// secrets or internals.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid request: {message}")]
+    InvalidRequest { message: String, details: Option<Value> },
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("forbidden")]
+    Forbidden { message: String },
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: Vec<&'static str> },
+    #[error("conflict: {message}")]
+    Conflict { message: String },
+    #[error("payload too large (limit {limit} bytes)")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u32 },
+    #[error("unavailable: {dependency}")]
+    Unavailable { dependency: &'static str, retry_after_secs: u32 },
+    /// A bug or an unexpected failure. The cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::InvalidRequest { message: message.into(), details: None }
+    }
+
+    /// A validation failure naming each bad field (`details.fields`).
+    pub fn invalid_fields(fields: Map<String, Value>) -> Self {
+        ApiError::InvalidRequest {
+            message: "request validation failed".into(),
+            details: Some(json!({ "fields": fields })),
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::InvalidRequest { .. } => 400,
+            ApiError::Unauthorized => 401,
+            ApiError::Forbidden { .. } => 403,
+            ApiError::NotFound => 404,
+            ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::Conflict { .. } => 409,
+            ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::UnsupportedMediaType => 415,
+            ApiError::RateLimited { .. } => 429,
+            ApiError::Unavailable { .. } => 503,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidRequest { .. } => "invalid_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden { .. } => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Unavailable { .. } => "unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The human-readable message sent to the client. Deliberately generic for 401 and 5xx.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::InvalidRequest { message, .. } => message.clone(),
+            ApiError::Unauthorized => "missing or invalid access token".into(),
+            ApiError::Forbidden { message } => message.clone(),
+            ApiError::NotFound => "resource not found".into(),
+            ApiError::MethodNotAllowed { .. } => "method not allowed for this resource".into(),
+            ApiError::Conflict { message } => message.clone(),
+            ApiError::PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
+            ApiError::UnsupportedMediaType => "expected Content-Type: application/json".into(),
+            ApiError::RateLimited { .. } => "too many requests".into(),
+            ApiError::Unavailable { dependency, .. } => {
+                format!("a required dependency ({dependency}) is unavailable; retry later")
+            }
+            ApiError::Internal(_) => "an internal error occurred".into(),
+        }
+    }
+
+    pub fn details(&self) -> Value {
+        match self {
+            ApiError::InvalidRequest { details: Some(d), .. } => d.clone(),
+            ApiError::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
+            ApiError::MethodNotAllowed { allow } => json!({ "allow": allow }),
+            _ => json!({}),
+        }
+    }
+
+    /// Extra response headers the contract requires for this error.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            ApiError::Unauthorized => vec![("WWW-Authenticate", "Bearer".into())],
+            ApiError::MethodNotAllowed { allow } => vec![("Allow", allow.join(", "))],
+            ApiError::RateLimited { retry_after_secs } => {
+                vec![("Retry-After", retry_after_secs.to_string())]
+            }
+            ApiError::Unavailable { retry_after_secs, .. } => {
+                vec![("Retry-After", retry_after_secs.to_string())]
+            }
+            _ => vec![],
+        }
+    }
+
+    /// Whether this error is a server-side fault worth an error-level log line.
+    pub fn is_server_error(&self) -> bool {
+        self.status() >= 500
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_never_expose_their_cause() {
+        let e = ApiError::Internal("connection refused to 10.0.0.1 with key sk_live_x".into());
+        assert_eq!(e.status(), 500);
+        assert_eq!(e.code(), "internal_error");
+        assert!(!e.public_message().contains("sk_live"));
+        assert_eq!(e.details(), json!({}));
+    }
+
+    #[test]
+    fn unauthorized_sends_a_bearer_challenge() {
+        assert_eq!(ApiError::Unauthorized.headers(), vec![("WWW-Authenticate", "Bearer".to_string())]);
+    }
+
+    #[test]
+    fn method_not_allowed_lists_allowed_methods() {
+        let e = ApiError::MethodNotAllowed { allow: vec!["GET", "HEAD"] };
+        assert_eq!(e.status(), 405);
+        assert_eq!(e.headers(), vec![("Allow", "GET, HEAD".to_string())]);
+    }
+
+    #[test]
+    fn unavailable_sends_retry_after() {
+        let e = ApiError::Unavailable { dependency: "database", retry_after_secs: 5 };
+        assert_eq!(e.status(), 503);
+        assert_eq!(e.headers(), vec![("Retry-After", "5".to_string())]);
+    }
+}

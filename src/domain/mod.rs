@@ -1,0 +1,8 @@
+//! Pure domain logic: nothing here imports `worker`, so `cargo test` exercises it on the host.
+
+pub mod envelope;
+pub mod error;
+pub mod request_id;
+pub mod cors;
+pub mod routes;
+pub mod body;

@@ -1,0 +1,153 @@
+//! The route table: which paths exist, which methods each accepts, and what body each takes.
+//!
+//! Matching is pure so that 404 versus 405 (with `Allow`) is decided in one place and tested on the host.
+
+use super::error::ApiError;
+
+/// Every route the Worker serves. Handlers are chosen by matching on this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    OpenApi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    Other,
+}
+
+impl Method {
+    pub fn parse(m: &str) -> Method {
+        match m.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            _ => Method::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Other => "OTHER",
+        }
+    }
+}
+
+/// A path pattern: literal segments and `{param}` placeholders.
+struct Entry {
+    pattern: &'static [&'static str],
+    method: Method,
+    route: Route,
+}
+
+const TABLE: &[Entry] = &[
+    Entry { pattern: &["health"], method: Method::Get, route: Route::Health },
+    Entry { pattern: &["api", "v1", "openapi.json"], method: Method::Get, route: Route::OpenApi },
+];
+
+/// A matched route with its path parameters, in pattern order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    pub route: Route,
+    pub params: Vec<String>,
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    path.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+fn pattern_matches(pattern: &[&str], segs: &[&str]) -> Option<Vec<String>> {
+    if pattern.len() != segs.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (p, s) in pattern.iter().zip(segs) {
+        if p.starts_with('{') {
+            params.push((*s).to_string());
+        } else if p != s {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+/// Finds the route for `method` and `path`. `HEAD` is served wherever `GET` is.
+///
+/// Returns [`ApiError::NotFound`] when no pattern matches the path, and
+/// [`ApiError::MethodNotAllowed`] with the allowed methods when the path exists under other methods.
+pub fn match_route(method: Method, path: &str) -> Result<Matched, ApiError> {
+    let segs = segments(path);
+    let mut allow: Vec<&'static str> = Vec::new();
+    for e in TABLE {
+        if let Some(params) = pattern_matches(e.pattern, &segs) {
+            if e.method == method || (method == Method::Head && e.method == Method::Get) {
+                return Ok(Matched { route: e.route, params });
+            }
+            allow.push(e.method.as_str());
+            if e.method == Method::Get {
+                allow.push("HEAD");
+            }
+        }
+    }
+    if allow.is_empty() {
+        Err(ApiError::NotFound)
+    } else {
+        allow.push("OPTIONS");
+        allow.sort_unstable();
+        allow.dedup();
+        Err(ApiError::MethodNotAllowed { allow })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_paths_match_with_and_without_trailing_slash() {
+        assert_eq!(match_route(Method::Get, "/health").unwrap().route, Route::Health);
+        assert_eq!(match_route(Method::Get, "/health/").unwrap().route, Route::Health);
+        assert_eq!(match_route(Method::Head, "/health").unwrap().route, Route::Health);
+        assert_eq!(match_route(Method::Get, "/api/v1/openapi.json").unwrap().route, Route::OpenApi);
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        assert!(matches!(match_route(Method::Get, "/nope"), Err(ApiError::NotFound)));
+        assert!(matches!(match_route(Method::Get, "/health/extra"), Err(ApiError::NotFound)));
+        assert!(matches!(match_route(Method::Get, "/"), Err(ApiError::NotFound)));
+    }
+
+    #[test]
+    fn wrong_method_is_405_with_allow() {
+        match match_route(Method::Post, "/health") {
+            Err(ApiError::MethodNotAllowed { allow }) => assert_eq!(allow, vec!["GET", "HEAD", "OPTIONS"]),
+            other => panic!("expected 405, got {other:?}"),
+        }
+        assert!(matches!(match_route(Method::Other, "/health"), Err(ApiError::MethodNotAllowed { .. })));
+    }
+
+    #[test]
+    fn method_names_parse_case_insensitively() {
+        assert_eq!(Method::parse("get"), Method::Get);
+        assert_eq!(Method::parse("BREW"), Method::Other);
+    }
+}

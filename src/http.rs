@@ -1,0 +1,207 @@
+//! The request pipeline: request id → CORS preflight → body cap → route → handler → envelope, security
+//! headers, CORS headers, `X-Request-Id`, and one structured log line per request.
+
+use crate::api;
+use crate::config::Config;
+use crate::domain::body;
+use crate::domain::envelope;
+use crate::domain::error::ApiError;
+use crate::domain::request_id;
+use crate::domain::routes::{self, Method};
+use crate::{log, platform};
+use serde_json::{json, Value};
+use worker::{Env, Headers, Request, Response};
+
+/// Headers every response carries. The CSP is for JSON: nothing may load, nothing may frame it.
+const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+    ("X-Frame-Options", "DENY"),
+    ("Cache-Control", "no-store"),
+];
+
+/// What a handler produces: `data` for the envelope and its status, or a fully-formed response
+/// (for streams), plus extra headers.
+pub enum Reply {
+    Json { status: u16, data: Value, headers: Vec<(&'static str, String)> },
+    /// A non-2xx answer that still reports data (e.g. `/health` when degraded): `success: false`,
+    /// the error's code and message, and `data` in `error.details`.
+    Degraded { error: ApiError, data: Value },
+    /// A JSON document served bare, outside the envelope, for tools that consume it as-is
+    /// (the OpenAPI document).
+    Document(Value),
+}
+
+impl Reply {
+    pub fn ok(data: Value) -> Reply {
+        Reply::Json { status: 200, data, headers: vec![] }
+    }
+}
+
+/// Per-request context handed to handlers.
+pub struct RequestCtx<'a> {
+    pub cfg: &'a Config,
+    pub env: &'a Env,
+    pub request_id: &'a str,
+    pub params: Vec<String>,
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+fn apply_headers(headers: &Headers, list: &[(&str, String)]) {
+    for (k, v) in list {
+        // Vary may already be present; append keeps both values.
+        if *k == "Vary" {
+            let _ = headers.append(k, v);
+        } else {
+            let _ = headers.set(k, v);
+        }
+    }
+}
+
+fn json_response(status: u16, body: &Value) -> worker::Result<Response> {
+    let resp = Response::from_json(body)?.with_status(status);
+    resp.headers().set("Content-Type", "application/json; charset=utf-8")?;
+    Ok(resp)
+}
+
+fn error_response(err: &ApiError, request_id: &str) -> worker::Result<Response> {
+    let body = envelope::failure(err, request_id, &platform::now_rfc3339());
+    let resp = json_response(err.status(), &body)?;
+    apply_headers(resp.headers(), &err.headers());
+    Ok(resp)
+}
+
+/// Entry point for `#[event(fetch)]`.
+pub async fn serve(mut req: Request, env: Env) -> worker::Result<Response> {
+    let started = platform::now_ms();
+    let request_id = request_id::accept(header(&req, "X-Request-Id").as_deref())
+        .unwrap_or_else(platform::random_uuid);
+    let method = Method::parse(&req.method().to_string());
+    let path = req.path();
+    let origin = header(&req, "Origin");
+
+    let cfg = match Config::from_env(&env) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            log::error("configuration error", json!({ "request_id": request_id, "error": e.to_string() }));
+            None
+        }
+    };
+
+    let outcome = match &cfg {
+        None => Err(ApiError::Internal("configuration error".into())),
+        Some(cfg) => dispatch(&mut req, &env, cfg, method, &path, origin.as_deref(), &request_id).await,
+    };
+
+    let (resp, err_for_log) = match outcome {
+        Ok(r) => (r, None),
+        Err(e) => (error_response(&e, &request_id)?, Some(e)),
+    };
+
+    let headers = resp.headers();
+    headers.set("X-Request-Id", &request_id)?;
+    for (k, v) in SECURITY_HEADERS {
+        headers.set(k, v)?;
+    }
+    if let Some(cfg) = &cfg {
+        // Preflight answers already carry their own CORS headers.
+        if method != Method::Options {
+            apply_headers(headers, &cfg.cors.response_headers(origin.as_deref()));
+        }
+    }
+
+    let status = resp.status_code();
+    let mut fields = json!({
+        "request_id": request_id,
+        "method": method.as_str(),
+        "path": path,
+        "status": status,
+        "duration_ms": (platform::now_ms() - started).max(0.0).round() as u64,
+    });
+    match err_for_log {
+        Some(e) if e.is_server_error() => {
+            fields["error"] = Value::from(e.to_string());
+            log::error("request", fields);
+        }
+        _ => log::info("request", fields),
+    }
+    Ok(resp)
+}
+
+async fn dispatch(
+    req: &mut Request,
+    env: &Env,
+    cfg: &Config,
+    method: Method,
+    path: &str,
+    origin: Option<&str>,
+    request_id: &str,
+) -> Result<Response, ApiError> {
+    if method == Method::Options {
+        return preflight(cfg, path, origin, header(req, "Access-Control-Request-Method").is_some())
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    }
+    body::check_declared_length(header(req, "Content-Length").as_deref(), cfg.max_body_bytes)?;
+    let matched = routes::match_route(method, path)?;
+    let ctx = RequestCtx { cfg, env, request_id, params: matched.params };
+    let reply = api::handle(matched.route, req, &ctx).await?;
+    let ts = platform::now_rfc3339();
+    let built = match reply {
+        Reply::Json { status, data, headers } => {
+            let resp = json_response(status, &envelope::success(data, request_id, &ts));
+            resp.map(|r| {
+                apply_headers(r.headers(), &headers);
+                r
+            })
+        }
+        Reply::Document(doc) => json_response(200, &doc),
+        Reply::Degraded { error, data } => {
+            let mut body = envelope::failure(&error, request_id, &ts);
+            body["error"]["details"] = data;
+            json_response(error.status(), &body).map(|r| {
+                apply_headers(r.headers(), &error.headers());
+                r
+            })
+        }
+    };
+    built.map_err(|e| ApiError::Internal(format!("building response: {e}")))
+}
+
+/// Answers `OPTIONS`. A CORS preflight from an allowed origin gets 204 and the CORS headers; from any
+/// other origin 403 without them. A plain `OPTIONS` gets 204 with `Allow` for a known path.
+fn preflight(
+    cfg: &Config,
+    path: &str,
+    origin: Option<&str>,
+    is_preflight: bool,
+) -> Result<Result<Response, ApiError>, worker::Error> {
+    let allow = match routes::match_route(Method::Other, path) {
+        Err(ApiError::MethodNotAllowed { allow }) => allow,
+        _ => return Ok(Err(ApiError::NotFound)),
+    };
+    if is_preflight || origin.is_some() {
+        return Ok(match cfg.cors.preflight_headers(origin) {
+            Some(h) => {
+                let r = Response::empty()?.with_status(204);
+                apply_headers(r.headers(), &h);
+                Ok(r)
+            }
+            None => Err(ApiError::Forbidden { message: "origin not allowed".into() }),
+        });
+    }
+    let r = Response::empty()?.with_status(204);
+    r.headers().set("Allow", &allow.join(", "))?;
+    Ok(Ok(r))
+}
+
+/// Converts a body read into bytes, enforcing the cap on what is actually read.
+pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let bytes = req.bytes().await.map_err(|e| ApiError::invalid(format!("could not read body: {e}")))?;
+    body::check_read_length(bytes.len(), limit)?;
+    Ok(bytes)
+}

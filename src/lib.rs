@@ -1,0 +1,42 @@
+//! Edge backend for micro-SaaS products: the Worker's entry points.
+//!
+//! Entry points only parse and dispatch: HTTP to [`http::serve`], queue batches to [`queues`], cron
+//! triggers to [`cron`]. Domain logic lives in [`domain`] and never touches `worker::Env`.
+
+pub mod adapters;
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod log;
+pub mod platform;
+
+#[path = "../durable-objects/mod.rs"]
+pub mod durable_objects;
+#[path = "../queues/mod.rs"]
+pub mod queues;
+#[path = "../cron/mod.rs"]
+pub mod cron;
+
+use worker::{event, Context, Env, MessageBatch, Request, Response, ScheduleContext, ScheduledEvent};
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    http::serve(req, env).await
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) -> worker::Result<()> {
+    queues::dispatch(batch, env).await;
+    Ok(())
+}
+
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    cron::dispatch(&event.cron(), env).await;
+}
