@@ -8,6 +8,8 @@
 //                                 JSON line {"event":"ready",...} on stdout; takes commands on stdin
 //                                 ("db stop", "db start", "auth stop", "auth start"), answering each with
 //                                 {"event":"ack"}; tears down and deletes its state when stdin closes.
+//   node scripts/stack.mjs pgtap  PostgreSQL only, in a temp folder: migrations up, every migration down
+//                                 and up again (each is reversible), then pg_prove on sql/tests/*.sql.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -18,11 +20,11 @@ import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const mode = process.argv[2];
-if (mode !== "dev" && mode !== "test") {
-  console.error("usage: node scripts/stack.mjs dev|test");
+if (!["dev", "test", "pgtap"].includes(mode)) {
+  console.error("usage: node scripts/stack.mjs dev|test|pgtap");
   process.exit(2);
 }
-const isTest = mode === "test";
+const isTest = mode === "test" || mode === "pgtap";
 const log = (...a) => console.error(`\x1b[1mstack:\x1b[0m`, ...a);
 
 // ---- tool paths (same as scripts/env.sh) ----------------------------------------------------------
@@ -78,6 +80,7 @@ function startChild(name, cmd, args, extraEnv = {}) {
     cwd: root, env: { ...process.env, ...env, ...extraEnv }, stdio: ["ignore", out, out], detached: true,
   });
   children.set(name, child);
+  child.on("error", (e) => log(`${name} could not start: ${e.message}`));
   savePids();
   child.on("exit", (code, signal) => {
     if (children.get(name) === child) {
@@ -183,7 +186,7 @@ const restUrl = `http://127.0.0.1:${ports.rest}`;
 const workerUrl = `http://127.0.0.1:${ports.worker}`;
 
 function startAuth() {
-  return startChild("auth", env.PROJECT_ROOT + "/node_modules/.bin/node", [path.join(root, "scripts/auth-server.mjs")], {
+  return startChild("auth", path.join(root, "node_modules/.bin/node"), [path.join(root, "scripts/auth-server.mjs")], {
     AUTH_PORT: String(ports.auth), AUTH_STATE_DIR: path.join(stateDir, "auth"), SUPABASE_URL: supabaseUrl, DATABASE_URL: databaseUrl,
   });
 }
@@ -270,6 +273,25 @@ async function down() {
 
 process.on("SIGINT", async () => { log("stopping…"); await down(); process.exit(0); });
 process.on("SIGTERM", async () => { await down(); process.exit(0); });
+
+if (mode === "pgtap") {
+  let status = 1;
+  try {
+    pgInit();
+    pgStart();
+    migrate();
+    const e = { ...process.env, PGHOST: "127.0.0.1", PGPORT: String(ports.pg), PGUSER: "postgres", PGDATABASE: "app" };
+    const run = (cmd, args) => spawnSync(cmd, args, { env: e, stdio: "inherit", cwd: root }).status;
+    const count = psql(["-d", "app", "-At", "-c", "select count(*) from supabase_migrations.schema_migrations"]).trim();
+    if (run("bash", ["scripts/migrate.sh", "down", count]) !== 0) throw new Error("down migrations failed");
+    if (run("bash", ["scripts/migrate.sh", "up"]) !== 0) throw new Error("re-applying migrations after down failed");
+    status = run("pg_prove", ["--failures", "-d", "app", ...fs.readdirSync(path.join(root, "sql/tests")).filter((f) => f.endsWith(".sql")).sort().map((f) => `sql/tests/${f}`)]);
+  } catch (err) {
+    log(`pgtap failed: ${err.message}`);
+  }
+  await down();
+  process.exit(status ?? 1);
+}
 
 try {
   const keys = await up();

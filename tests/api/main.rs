@@ -1,0 +1,6 @@
+//! End-to-end tests against one shared local stack. Each file is one area of the contract.
+
+mod cors;
+mod envelope;
+mod health;
+mod openapi;

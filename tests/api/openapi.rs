@@ -1,0 +1,11 @@
+use e2e::{http, spawn_stack};
+
+#[tokio::test]
+async fn the_openapi_document_is_served_and_describes_health() {
+    let stack = spawn_stack();
+    let r = http().get(stack.url("/api/v1/openapi.json")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let doc: serde_json::Value = r.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(doc["paths"]["/health"]["get"].is_object(), "documents /health");
+}

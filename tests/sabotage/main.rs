@@ -1,0 +1,31 @@
+//! Failure-path tests that break a dependency. They get their own stack (this binary's), so breaking
+//! it cannot disturb the shared one.
+
+use e2e::{eventually, http, spawn_stack, ApiResponse};
+use std::time::Duration;
+
+#[tokio::test]
+async fn health_degrades_when_the_database_stops_and_recovers_without_a_restart() {
+    let stack = spawn_stack();
+    let health = || async { ApiResponse::from(http().get(stack.url("/health")).send().await.unwrap()).await };
+    assert_eq!(health().await.status, 200);
+
+    stack.control("db stop");
+    let r = eventually("health to report 503", Duration::from_secs(30), || async {
+        let r = health().await;
+        (r.status == 503).then_some(r)
+    })
+    .await;
+    let details = r.assert_error(503, "unavailable");
+    assert_eq!(details["status"], "degraded");
+    assert_eq!(details["checks"]["database"], "error");
+    assert!(r.header("retry-after").is_some());
+
+    stack.control("db start");
+    let r = eventually("health to recover", Duration::from_secs(60), || async {
+        let r = health().await;
+        (r.status == 200).then_some(r)
+    })
+    .await;
+    assert_eq!(r.body["data"]["checks"]["database"], "ok");
+}

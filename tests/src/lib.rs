@@ -1,0 +1,179 @@
+//! The end-to-end harness: boots the whole local stack once per test binary (`scripts/stack.mjs test`:
+//! its own PostgreSQL cluster and database, auth key server, postrust and `wrangler dev` on free ports),
+//! and gives tests typed helpers to talk to it.
+//!
+//! Teardown is tied to this process: the stack script watches its stdin, which closes when the test
+//! process exits, panics or is killed, and then stops every process it started and deletes its state.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StackInfo {
+    pub worker_url: String,
+    pub supabase_url: String,
+    pub postgrest_url: String,
+    pub database_url: String,
+    pub anon_key: String,
+    pub service_role_key: String,
+}
+
+/// A running stack. Dropping the value does nothing: the stack lives until the test process exits.
+pub struct Stack {
+    pub info: StackInfo,
+    control: Mutex<(ChildStdin, BufReader<ChildStdout>)>,
+    _child: Mutex<Child>,
+}
+
+fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+impl Stack {
+    /// Starts a new stack and waits until the Worker answers `/health` (the script polls with a deadline).
+    pub fn start() -> Stack {
+        let root = project_root();
+        let node = root.join("node_modules/.bin/node");
+        let mut child = Command::new(node)
+            .arg(root.join("scripts/stack.mjs"))
+            .arg("test")
+            .current_dir(&root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn scripts/stack.mjs (run `npm run bootstrap` first)");
+        let stdin = child.stdin.take().expect("stdin piped");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = stdout.read_line(&mut line).expect("read stack output");
+            assert!(n > 0, "the stack script exited before it was ready (its errors are above)");
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                if v["event"] == "ready" {
+                    let info: StackInfo = serde_json::from_value(v).expect("ready line shape");
+                    return Stack { info, control: Mutex::new((stdin, stdout)), _child: Mutex::new(child) };
+                }
+            }
+        }
+    }
+
+    /// Sends a control command (`db stop`, `db start`, `auth stop`, `auth start`) and waits for its ack.
+    pub fn control(&self, cmd: &str) {
+        let mut guard = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        let (stdin, stdout) = &mut *guard;
+        writeln!(stdin, "{cmd}").expect("write control command");
+        stdin.flush().expect("flush control command");
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(stdout.read_line(&mut line).expect("read ack") > 0, "stack exited during `{cmd}`");
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                match v["event"].as_str() {
+                    Some("ack") if v["cmd"] == cmd => return,
+                    Some("error") => panic!("stack control `{cmd}` failed: {}", v["error"]),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.info.worker_url, path)
+    }
+
+    /// A signed access token for `email` (the user is created if new), from the local key server.
+    pub async fn token_for(&self, email: &str) -> DevToken {
+        let r = http()
+            .post(format!("{}/_dev/token", self.info.supabase_url))
+            .json(&serde_json::json!({ "email": email }))
+            .send()
+            .await
+            .expect("auth server reachable");
+        assert!(r.status().is_success(), "token mint failed: {}", r.status());
+        r.json().await.expect("token json")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DevToken {
+    pub access_token: String,
+    pub user_id: String,
+    pub email: String,
+}
+
+static SHARED: OnceLock<Stack> = OnceLock::new();
+
+/// The stack shared by every test in this binary. Tests isolate themselves by creating their own users.
+pub fn spawn_stack() -> &'static Stack {
+    SHARED.get_or_init(Stack::start)
+}
+
+/// A client with a timeout, so a hung Worker fails the test instead of hanging it.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("reqwest client")
+}
+
+/// A unique email for a test's own user.
+pub fn unique_email(tag: &str) -> String {
+    format!("{tag}-{}@example.test", uuid::Uuid::new_v4().simple())
+}
+
+/// A response with its envelope parsed.
+#[derive(Debug)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl ApiResponse {
+    pub async fn from(r: reqwest::Response) -> ApiResponse {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("expected JSON, got {status}: {text}"))
+        };
+        ApiResponse { status, headers, body }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the error envelope with `code` and returns its `details`.
+    pub fn assert_error(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status, status, "status; body: {}", self.body);
+        assert_eq!(self.body["success"], false, "body: {}", self.body);
+        assert_eq!(self.body["error"]["code"], code, "body: {}", self.body);
+        assert!(self.body["error"]["message"].is_string(), "body: {}", self.body);
+        assert!(self.body["request_id"].is_string() && self.body["timestamp"].is_string());
+        assert_eq!(self.header("x-request-id"), self.body["request_id"].as_str(), "header and body request ids agree");
+        &self.body["error"]["details"]
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `deadline`.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < until, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
