@@ -105,14 +105,18 @@ async function stopChild(name) {
 }
 
 // A previous run that crashed may have left children behind: stop them before taking the ports.
-function reapLeftovers() {
+async function reapLeftovers() {
   if (!fs.existsSync(pidFile)) return;
-  for (const [name, pid] of Object.entries(JSON.parse(fs.readFileSync(pidFile, "utf8") || "{}"))) {
+  const pids = Object.entries(JSON.parse(fs.readFileSync(pidFile, "utf8") || "{}"));
+  for (const [name, pid] of pids) {
     if (alive(pid)) {
       log(`stopping ${name} (pid ${pid}) left by an earlier run`);
       try { process.kill(-pid, "SIGKILL"); } catch { try { process.kill(pid, "SIGKILL"); } catch {} }
     }
   }
+  // Wait (bounded) until they are gone so their ports are free again.
+  const until = Date.now() + 10000;
+  while (pids.some(([, pid]) => alive(pid)) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
   fs.rmSync(pidFile, { force: true });
 }
 
@@ -243,7 +247,11 @@ async function startWorker(envFile) {
 
 async function up() {
   if (!isTest) {
-    reapLeftovers();
+    await reapLeftovers();
+    if (fs.existsSync(path.join(pgData, "PG_VERSION")) && pgCtl("status").status === 0) {
+      log("stopping the project's PostgreSQL left running by an earlier run");
+      pgCtl("stop", "-m", "fast", "-w");
+    }
     for (const [name, port] of Object.entries(ports)) {
       if (!(await portFree(port))) throw new Error(`port ${port} (${name}) is in use: is another 'npm run dev' running? Set DEV_${name.toUpperCase()}_PORT to move it.`);
     }

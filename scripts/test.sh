@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # Every test: host unit tests, the JS entry's tests, pgTAP (with every migration reverted and
 # re-applied), then the end-to-end suite, which boots its own isolated stacks. Run via `npm test`.
+# Ends with one line totalling every runner: "summary: N passed, N failed".
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$PROJECT_ROOT"
+out=$(mktemp); trap 'rm -f "$out"' EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "host unit tests (cargo test)"
-cargo test --package edge-saas
+cargo test --package edge-saas --lib 2>&1 | tee -a "$out"
 
 step "entry wrapper tests (node --test)"
-node --test src/entry/
+node --test "src/entry/*.test.mjs" 2>&1 | tee -a "$out"
 
 step "build the Worker"
 bash scripts/build.sh
 
 step "pgTAP (migrations up, down, up; sql/tests)"
-node scripts/stack.mjs pgtap
+node scripts/stack.mjs pgtap 2>&1 | tee -a "$out"
 
 step "end-to-end tests (cargo test -p e2e)"
-cargo test --package e2e -- --test-threads=8
+cargo test --package e2e --tests -- --test-threads=8 2>&1 | tee -a "$out"
+
+passed=$(( $(grep -oE 'test result: .* ([0-9]+) passed' "$out" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}') \
+         + $(grep -oE '^# pass [0-9]+' "$out" | awk '{s+=$3} END {print s+0}') \
+         + $(grep -oE 'Tests=[0-9]+' "$out" | cut -d= -f2 | awk '{s+=$1} END {print s+0}') ))
+failed=$(( $(grep -oE '[0-9]+ failed' "$out" | awk '{s+=$1} END {print s+0}') + $(grep -oE '^# fail [0-9]+' "$out" | awk '{s+=$3} END {print s+0}') ))
+printf '\nsummary: %d passed, %d failed\n' "$passed" "$failed"
