@@ -4,20 +4,24 @@
 // tokens shaped like Supabase's (iss, aud "authenticated", sub, role, email, exp, iat, session_id, aal,
 // is_anonymous, ...) for dev users, creating the user in the local `auth.users` first.
 // Dev-only endpoints (never part of Supabase's contract, never called by the Worker):
-//   POST /_dev/token        {"email", "expires_in"?}           -> {"access_token", "user_id", ...}
-//   POST /_dev/project-keys                                    -> {"anon_key", "service_role_key"}
+//   POST /_dev/token   {"email", "alg"?: ES256|RS256|HS256, "expires_in"?, "claims"?: {overrides; null deletes}}
+//                      -> {"access_token", "user_id", "email", ...}
+//   POST /_dev/keys    {"alg": ES256|RS256} -> {"kid", "alg"}: adds a signing key (key rotation)
+//   POST /_dev/project-keys                  -> {"anon_key", "service_role_key"}
 //
 // Environment: AUTH_PORT, AUTH_STATE_DIR (keys persist there), SUPABASE_URL (issuer base),
-// DATABASE_URL (libpq URI of a superuser connection, for auth.users).
+// DATABASE_URL (libpq URI of a superuser connection, for auth.users), AUTH_JWT_SECRET (optional:
+// enables HS256 tokens, like a project on the legacy JWT secret).
 import http from "node:http";
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { loadOrCreateKeys, signJwt } from "./lib/jwt.mjs";
+import { loadOrCreateKeys, signJwt, signHs256 } from "./lib/jwt.mjs";
 
 const port = Number(process.env.AUTH_PORT ?? 54321);
 const stateDir = process.env.AUTH_STATE_DIR ?? ".local/auth";
 const supabaseUrl = (process.env.SUPABASE_URL ?? `http://127.0.0.1:${port}`).replace(/\/$/, "");
 const databaseUrl = process.env.DATABASE_URL;
+const jwtSecret = process.env.AUTH_JWT_SECRET || null;
 const issuer = `${supabaseUrl}/auth/v1`;
 
 const keys = loadOrCreateKeys(stateDir);
@@ -66,13 +70,25 @@ const server = http.createServer(async (req, res) => {
       const email = String(body.email ?? "").toLowerCase();
       if (!EMAIL.test(email)) return send(res, 400, { error: "a valid email is required" });
       const expiresIn = Number(body.expires_in ?? 3600);
+      const alg = body.alg ?? "ES256";
+      if (!["ES256", "RS256", "HS256"].includes(alg)) return send(res, 400, { error: "alg must be ES256, RS256 or HS256" });
+      if (alg === "HS256" && !jwtSecret) return send(res, 400, { error: "HS256 needs AUTH_JWT_SECRET" });
+      const key = alg === "HS256" ? null : keys.current(alg);
+      if (alg !== "HS256" && !key) return send(res, 400, { error: `no ${alg} key yet: POST /_dev/keys first` });
       const userId = upsertUser(email);
       const now = Math.floor(Date.now() / 1000);
       const claims = accessTokenClaims({ userId, email, now, expiresIn });
-      return send(res, 200, {
-        access_token: signJwt(keys.current(), claims), token_type: "bearer",
-        expires_in: expiresIn, user_id: userId, email,
-      });
+      for (const [k, v] of Object.entries(body.claims ?? {})) {
+        if (v === null) delete claims[k]; else claims[k] = v;
+      }
+      const token = alg === "HS256" ? signHs256(jwtSecret, claims) : signJwt(key, claims);
+      return send(res, 200, { access_token: token, token_type: "bearer", expires_in: expiresIn, user_id: userId, email });
+    }
+    if (req.method === "POST" && url.pathname === "/_dev/keys") {
+      const body = await readJson(req);
+      if (!["ES256", "RS256"].includes(body.alg)) return send(res, 400, { error: "alg must be ES256 or RS256" });
+      const k = keys.add(body.alg);
+      return send(res, 200, { kid: k.kid, alg: k.alg });
     }
     if (req.method === "POST" && url.pathname === "/_dev/project-keys") {
       // Legacy-style project keys (JWTs with role anon / service_role), signed by the local key so the

@@ -8,6 +8,9 @@
 //                                 JSON line {"event":"ready",...} on stdout; takes commands on stdin
 //                                 ("db stop", "db start", "auth stop", "auth start"), answering each with
 //                                 {"event":"ack"}; tears down and deletes its state when stdin closes.
+//                                 Options (environment): STACK_JWT_SECRET (a secret of >= 32 characters:
+//                                 HS256 tokens accepted by postrust and the Worker), STACK_WORKER_VARS
+//                                 (JSON object of extra Worker vars, e.g. short JWKS cache windows).
 //   node scripts/stack.mjs pgtap  PostgreSQL only, in a temp folder: migrations up, every migration down
 //                                 and up again (each is reversible), then pg_prove on sql/tests/*.sql.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
@@ -189,9 +192,14 @@ const supabaseUrl = `http://127.0.0.1:${ports.auth}`;
 const restUrl = `http://127.0.0.1:${ports.rest}`;
 const workerUrl = `http://127.0.0.1:${ports.worker}`;
 
+const jwtSecret = process.env.STACK_JWT_SECRET || (!isTest && process.env.DEV_JWT_SECRET) || "";
+if (jwtSecret && jwtSecret.length < 32) throw new Error("the JWT secret must be at least 32 characters");
+const extraWorkerVars = JSON.parse(process.env.STACK_WORKER_VARS || "{}");
+
 function startAuth() {
   return startChild("auth", path.join(root, "node_modules/.bin/node"), [path.join(root, "scripts/auth-server.mjs")], {
     AUTH_PORT: String(ports.auth), AUTH_STATE_DIR: path.join(stateDir, "auth"), SUPABASE_URL: supabaseUrl, DATABASE_URL: databaseUrl,
+    AUTH_JWT_SECRET: jwtSecret,
   });
 }
 
@@ -202,6 +210,7 @@ function startPostgrest() {
     PGRST_JWT_JWKS_URL: `${supabaseUrl}/auth/v1/.well-known/jwks.json`,
     PGRST_SERVER_HOST: "127.0.0.1", PGRST_SERVER_PORT: String(ports.rest), PGRST_COMPAT_MODE: "true",
     PGRST_LOG_LEVEL: "warn", PGRST_DB_POOL: "20",
+    ...(jwtSecret ? { PGRST_JWT_SECRET: jwtSecret } : {}),
   });
 }
 
@@ -228,6 +237,8 @@ function writeWorkerEnv(keys) {
     SUPABASE_ANON_KEY: keys.anon_key,
     SUPABASE_SERVICE_ROLE_KEY: keys.service_role_key,
     ...(isTest ? { CORS_ORIGINS: "http://allowed.test" } : {}),
+    ...(jwtSecret ? { SUPABASE_JWT_SECRET: jwtSecret } : {}),
+    ...extraWorkerVars,
   };
   const file = path.join(stateDir, "worker.env");
   fs.writeFileSync(file, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n") + "\n", { mode: 0o600 });

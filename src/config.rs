@@ -4,6 +4,7 @@
 //! required value is a [`ConfigError`] naming it, answered as an opaque 500 and logged by name.
 
 use crate::domain::cors::CorsPolicy;
+use crate::domain::jwks_cache::Policy as JwksPolicy;
 use std::fmt;
 use worker::Env;
 
@@ -14,6 +15,12 @@ pub const SUPABASE_ANON_KEY: &str = "SUPABASE_ANON_KEY";
 pub const SUPABASE_SERVICE_ROLE_KEY: &str = "SUPABASE_SERVICE_ROLE_KEY";
 pub const CORS_ORIGINS: &str = "CORS_ORIGINS";
 pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
+pub const SUPABASE_JWKS_URL: &str = "SUPABASE_JWKS_URL";
+pub const SUPABASE_JWT_SECRET: &str = "SUPABASE_JWT_SECRET";
+pub const JWKS_CACHE_TTL_SECS: &str = "JWKS_CACHE_TTL_SECS";
+pub const JWKS_STALE_SECS: &str = "JWKS_STALE_SECS";
+pub const JWKS_REFETCH_MIN_INTERVAL_SECS: &str = "JWKS_REFETCH_MIN_INTERVAL_SECS";
+pub const JWKS_FETCH_TIMEOUT_MS: &str = "JWKS_FETCH_TIMEOUT_MS";
 
 /// Default request body cap: generous for JSON job payloads, small enough to refuse abuse early.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
@@ -62,6 +69,13 @@ pub struct Config {
     pub cors: CorsPolicy,
     pub max_body_bytes: usize,
     pub features: Vec<(&'static str, bool)>,
+    /// Token issuer: `{SUPABASE_URL}/auth/v1`.
+    pub jwt_issuer: String,
+    pub jwks_url: String,
+    /// HS256 is accepted only when this is set.
+    pub jwt_secret: Option<Secret>,
+    pub jwks_policy: JwksPolicy,
+    pub jwks_fetch_timeout_ms: u32,
 }
 
 fn get(env: &Env, name: &str) -> Option<String> {
@@ -70,6 +84,16 @@ fn get(env: &Env, name: &str) -> Option<String> {
         .or_else(|_| env.var(name).map(|v| v.to_string()))
         .ok()
         .filter(|s| !s.trim().is_empty())
+}
+
+fn number(env: &Env, name: &'static str, default: f64) -> Result<f64, ConfigError> {
+    match get(env, name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0).ok_or(ConfigError::Invalid {
+            name,
+            reason: "expected a non-negative number".into(),
+        }),
+    }
 }
 
 fn required(env: &Env, name: &'static str) -> Result<String, ConfigError> {
@@ -105,7 +129,20 @@ impl Config {
                 (*name, on)
             })
             .collect();
+        let defaults = JwksPolicy::default();
+        let jwks_policy = JwksPolicy {
+            ttl_ms: number(env, JWKS_CACHE_TTL_SECS, defaults.ttl_ms / 1000.0)? * 1000.0,
+            stale_ms: number(env, JWKS_STALE_SECS, defaults.stale_ms / 1000.0)? * 1000.0,
+            min_refetch_ms: number(env, JWKS_REFETCH_MIN_INTERVAL_SECS, defaults.min_refetch_ms / 1000.0)? * 1000.0,
+        };
+        let jwks_url = get(env, SUPABASE_JWKS_URL)
+            .unwrap_or_else(|| format!("{supabase_url}/auth/v1/.well-known/jwks.json"));
         Ok(Config {
+            jwt_issuer: format!("{supabase_url}/auth/v1"),
+            jwks_url,
+            jwt_secret: get(env, SUPABASE_JWT_SECRET).map(Secret::new),
+            jwks_policy,
+            jwks_fetch_timeout_ms: number(env, JWKS_FETCH_TIMEOUT_MS, 3000.0)?.clamp(100.0, 30_000.0) as u32,
             environment: get(env, ENVIRONMENT).unwrap_or_else(|| "production".into()),
             supabase_url,
             postgrest_url,

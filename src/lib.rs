@@ -5,6 +5,7 @@
 
 pub mod adapters;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -1,25 +1,38 @@
 // Signing keys and JWT signing for the local auth stand-in. Keys persist as JWK files in a state
-// folder so tokens stay valid across restarts of the dev stack.
-import { generateKeyPairSync, createPrivateKey, createPublicKey, sign, randomUUID } from "node:crypto";
+// folder so tokens stay valid across restarts of the dev stack. New keys can be added (rotation); the
+// JWKS always publishes every key's public half.
+import { generateKeyPairSync, createPrivateKey, createPublicKey, createHmac, sign, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
 const b64url = (buf) => Buffer.from(buf).toString("base64url");
 
+function generate(alg) {
+  const { privateKey } = alg === "RS256"
+    ? generateKeyPairSync("rsa", { modulusLength: 2048 })
+    : generateKeyPairSync("ec", { namedCurve: "P-256" });
+  return { kid: randomUUID(), alg, jwk: privateKey.export({ format: "jwk" }) };
+}
+
 export function loadOrCreateKeys(stateDir) {
   fs.mkdirSync(stateDir, { recursive: true });
   const file = path.join(stateDir, "signing-keys.json");
-  let stored;
-  if (fs.existsSync(file)) {
-    stored = JSON.parse(fs.readFileSync(file, "utf8"));
-  } else {
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    stored = { keys: [{ kid: randomUUID(), alg: "ES256", jwk: privateKey.export({ format: "jwk" }) }], current: 0 };
-    fs.writeFileSync(file, JSON.stringify(stored), { mode: 0o600 });
-  }
-  const entries = stored.keys.map((k) => ({ kid: k.kid, alg: k.alg, key: createPrivateKey({ key: k.jwk, format: "jwk" }) }));
+  const stored = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : { keys: [generate("ES256")] };
+  const save = () => fs.writeFileSync(file, JSON.stringify(stored), { mode: 0o600 });
+  save();
+  const entry = (k) => ({ kid: k.kid, alg: k.alg, key: createPrivateKey({ key: k.jwk, format: "jwk" }) });
+  let entries = stored.keys.map(entry);
   return {
-    current: () => entries[stored.current],
+    /** The newest key for `alg` (ES256 unless asked). */
+    current: (alg = "ES256") => [...entries].reverse().find((e) => e.alg === alg),
+    /** Adds a new key (rotation) and returns it; it is published at once. */
+    add: (alg) => {
+      const k = generate(alg);
+      stored.keys.push(k);
+      save();
+      entries = stored.keys.map(entry);
+      return entries[entries.length - 1];
+    },
     publicJwks: () => entries.map((e) => ({
       ...createPublicKey(e.key).export({ format: "jwk" }), kid: e.kid, alg: e.alg, use: "sig", key_ops: ["verify"],
     })),
@@ -31,4 +44,10 @@ export function signJwt(entry, claims) {
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
   const opts = entry.alg.startsWith("ES") ? { key: entry.key, dsaEncoding: "ieee-p1363" } : entry.key;
   return `${input}.${b64url(sign("sha256", Buffer.from(input), opts))}`;
+}
+
+/** HS256 with a shared secret, as Supabase projects on the legacy JWT secret sign (no kid). */
+export function signHs256(secret, claims) {
+  const input = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(JSON.stringify(claims))}`;
+  return `${input}.${b64url(createHmac("sha256", secret).update(input).digest())}`;
 }

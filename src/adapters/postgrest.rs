@@ -9,6 +9,7 @@
 //! itself when that key is a legacy JWT key. New-style `sb_publishable_…`/`sb_secret_…` keys are not JWTs
 //! and must not be sent as a bearer token; the gateway maps them to their role by `apikey` alone.
 
+use crate::auth::AccessToken;
 use crate::config::{Config, Secret};
 use crate::domain::error::ApiError;
 use postgrest::Postgrest;
@@ -107,6 +108,12 @@ impl Db {
         Db { client }
     }
 
+    /// As the caller: their own access token, so row-level security decides what they see. Every
+    /// user-facing handler uses this.
+    pub fn as_user(cfg: &Config, token: &AccessToken) -> Db {
+        Db::with_key(&cfg.postgrest_url, &cfg.anon_key, Some(token.expose()))
+    }
+
     /// The anonymous role: only what `anon` is granted (the health check, public reads).
     pub fn anon(cfg: &Config) -> Db {
         let key = cfg.anon_key.expose();
@@ -129,6 +136,34 @@ impl Db {
         } else {
             Err(DbError::from_response(status, &body))
         }
+    }
+}
+
+/// Proof that code runs in a background context (a queue batch, a cron trigger, a verified webhook),
+/// the only places allowed to bypass row-level security. User-facing handlers have none of the values
+/// these constructors take, so they cannot obtain a [`ServiceDb`].
+pub struct ServiceRole(());
+
+impl ServiceRole {
+    pub fn for_queue<T>(_batch: &worker::MessageBatch<T>) -> ServiceRole {
+        ServiceRole(())
+    }
+    pub fn for_cron(_event: &worker::ScheduledEvent) -> ServiceRole {
+        ServiceRole(())
+    }
+}
+
+/// The service-role client: bypasses row-level security. Only obtainable with a [`ServiceRole`].
+pub struct ServiceDb(Db);
+
+impl ServiceDb {
+    pub fn new(cfg: &Config, _proof: ServiceRole) -> ServiceDb {
+        let key = cfg.service_role_key.expose();
+        ServiceDb(Db::with_key(&cfg.postgrest_url, &cfg.service_role_key, is_jwt(key).then_some(key)))
+    }
+
+    pub async fn rpc(&self, name: &str, args: &serde_json::Value) -> Result<String, DbError> {
+        self.0.rpc(name, args).await
     }
 }
 

@@ -1,16 +1,31 @@
 //! The HTTP API, one module per resource. [`handle`] maps a matched route to its handler.
 
 pub mod health;
+pub mod me;
 pub mod openapi;
 
+use crate::auth;
 use crate::domain::error::ApiError;
 use crate::domain::routes::Route;
 use crate::http::{Reply, RequestCtx};
 use worker::Request;
 
-pub async fn handle(route: Route, _req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// Authenticates the caller from the `Authorization` header (401/503 otherwise).
+async fn caller(req: &Request, ctx: &RequestCtx<'_>) -> Result<auth::Authenticated, ApiError> {
+    auth::authenticate(ctx.cfg, header(req, "Authorization").as_deref()).await
+}
+
+pub async fn handle(route: Route, req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
     match route {
         Route::Health => health::get(ctx).await,
         Route::OpenApi => openapi::get(),
+        Route::Me => {
+            let who = caller(req, ctx).await?;
+            me::get(ctx, &who, header(req, "X-Account-Id").as_deref()).await
+        }
     }
 }

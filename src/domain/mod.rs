@@ -6,3 +6,5 @@ pub mod request_id;
 pub mod cors;
 pub mod routes;
 pub mod body;
+pub mod jwt;
+pub mod jwks_cache;

@@ -9,7 +9,9 @@ use super::error::ApiError;
 pub enum Route {
     Health,
     OpenApi,
+    Me,
 }
+
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -61,6 +63,7 @@ struct Entry {
 const TABLE: &[Entry] = &[
     Entry { pattern: &["health"], method: Method::Get, route: Route::Health },
     Entry { pattern: &["api", "v1", "openapi.json"], method: Method::Get, route: Route::OpenApi },
+    Entry { pattern: &["api", "v1", "me"], method: Method::Get, route: Route::Me },
 ];
 
 /// A matched route with its path parameters, in pattern order.

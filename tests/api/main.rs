@@ -1,5 +1,6 @@
 //! End-to-end tests against one shared local stack. Each file is one area of the contract.
 
+mod auth;
 mod cors;
 mod envelope;
 mod health;

@@ -36,12 +36,14 @@ fn project_root() -> PathBuf {
 
 impl Stack {
     /// Starts a new stack and waits until the Worker answers `/health` (the script polls with a deadline).
-    pub fn start() -> Stack {
+    /// `env` passes options to `scripts/stack.mjs` (`STACK_JWT_SECRET`, `STACK_WORKER_VARS`).
+    pub fn start(env: &[(&str, &str)]) -> Stack {
         let root = project_root();
         let node = root.join("node_modules/.bin/node");
         let mut child = Command::new(node)
             .arg(root.join("scripts/stack.mjs"))
             .arg("test")
+            .envs(env.iter().copied())
             .current_dir(&root)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -88,16 +90,40 @@ impl Stack {
         format!("{}{}", self.info.worker_url, path)
     }
 
-    /// A signed access token for `email` (the user is created if new), from the local key server.
+    /// A signed ES256 access token for `email` (the user is created if new), from the local key server.
     pub async fn token_for(&self, email: &str) -> DevToken {
+        self.mint(serde_json::json!({ "email": email })).await
+    }
+
+    /// Mints a token with the local key server's `/_dev/token` (see scripts/auth-server.mjs for `req`).
+    pub async fn mint(&self, req: Value) -> DevToken {
         let r = http()
             .post(format!("{}/_dev/token", self.info.supabase_url))
-            .json(&serde_json::json!({ "email": email }))
+            .json(&req)
             .send()
             .await
             .expect("auth server reachable");
-        assert!(r.status().is_success(), "token mint failed: {}", r.status());
+        let status = r.status();
+        assert!(status.is_success(), "token mint failed: {status} {}", r.text().await.unwrap_or_default());
         r.json().await.expect("token json")
+    }
+
+    /// Adds a signing key of `alg` to the local JWKS (a key rotation) and returns its kid.
+    pub async fn rotate_key(&self, alg: &str) -> String {
+        let r = http()
+            .post(format!("{}/_dev/keys", self.info.supabase_url))
+            .json(&serde_json::json!({ "alg": alg }))
+            .send()
+            .await
+            .expect("auth server reachable");
+        assert!(r.status().is_success(), "key rotation failed: {}", r.status());
+        let v: Value = r.json().await.expect("kid json");
+        v["kid"].as_str().expect("kid").to_string()
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get_as(&self, path: &str, token: &str) -> ApiResponse {
+        ApiResponse::from(http().get(self.url(path)).bearer_auth(token).send().await.expect("worker reachable")).await
     }
 }
 
@@ -110,9 +136,18 @@ pub struct DevToken {
 
 static SHARED: OnceLock<Stack> = OnceLock::new();
 
-/// The stack shared by every test in this binary. Tests isolate themselves by creating their own users.
+/// The HS256 secret the shared stack accepts (as a Supabase project on the legacy JWT secret would).
+pub const TEST_JWT_SECRET: &str = "test-only-hs256-secret-0123456789abcdef";
+
+/// The stack shared by every test in this binary, with HS256 enabled. Tests isolate themselves by
+/// creating their own users.
 pub fn spawn_stack() -> &'static Stack {
-    SHARED.get_or_init(Stack::start)
+    SHARED.get_or_init(|| Stack::start(&[("STACK_JWT_SECRET", TEST_JWT_SECRET)]))
+}
+
+/// Like [`spawn_stack`], with options; the first call in a binary decides them.
+pub fn spawn_stack_with(env: &[(&str, &str)]) -> &'static Stack {
+    SHARED.get_or_init(|| Stack::start(env))
 }
 
 /// A client with a timeout, so a hung Worker fails the test instead of hanging it.

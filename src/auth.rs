@@ -1,0 +1,184 @@
+//! Authentication of Supabase access tokens in the Worker.
+//!
+//! Parsing and claims rules are pure (`domain::jwt`), the key-cache policy too (`domain::jwks_cache`);
+//! this module holds the isolate's JWKS cache and does the WebCrypto work (docs/adr/0002). Every
+//! failure is a 401 without detail, except a JWKS that cannot be had past its stale window (503).
+//! Tokens and keys are never logged; the log gets the reason only.
+
+use crate::config::Config;
+use crate::domain::error::ApiError;
+use crate::domain::jwks_cache::{self, Cached, Decision};
+use crate::domain::jwt::{self, Alg, AuthError, Jwk, Principal};
+use crate::{log, platform};
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use serde_json::json;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CryptoKey, SubtleCrypto};
+
+/// A verified access token, kept only to forward it to PostgREST as the caller. Constructed only here.
+#[derive(Clone)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken([redacted])")
+    }
+}
+
+/// The authenticated caller and their token.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub token: AccessToken,
+}
+
+thread_local! {
+    static JWKS: RefCell<Option<Cached>> = const { RefCell::new(None) };
+    /// Imported WebCrypto keys by (kid, alg), dropped whenever the JWKS is refetched.
+    static IMPORTED: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
+}
+
+fn subtle() -> SubtleCrypto {
+    js_sys::global().unchecked_into::<web_sys::WorkerGlobalScope>().crypto().expect("workerd has crypto").subtle()
+}
+
+fn obj(pairs: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o
+}
+
+fn algorithm(alg: Alg) -> (Object, Object) {
+    let s = |v: &str| JsValue::from_str(v);
+    match alg {
+        Alg::Es256 => (
+            obj(&[("name", s("ECDSA")), ("namedCurve", s("P-256"))]),
+            obj(&[("name", s("ECDSA")), ("hash", s("SHA-256"))]),
+        ),
+        Alg::Rs256 => {
+            let a = obj(&[("name", s("RSASSA-PKCS1-v1_5")), ("hash", s("SHA-256"))]);
+            (a.clone(), a)
+        }
+        Alg::Hs256 => {
+            let a = obj(&[("name", s("HMAC")), ("hash", s("SHA-256"))]);
+            (a.clone(), a)
+        }
+    }
+}
+
+async fn import_jwk(jwk: &Jwk, alg: Alg) -> Result<CryptoKey, AuthError> {
+    let data: Object = serde_wasm_bindgen::to_value(jwk).map_err(|_| AuthError::UnknownKey)?.unchecked_into();
+    let (import_alg, _) = algorithm(alg);
+    let usages = Array::of1(&JsValue::from_str("verify"));
+    let p = subtle().import_key_with_object("jwk", &data, &import_alg, false, &usages).map_err(|_| AuthError::UnknownKey)?;
+    JsFuture::from(p).await.map(|k| k.unchecked_into()).map_err(|_| AuthError::UnknownKey)
+}
+
+async fn import_hmac(secret: &str) -> Result<CryptoKey, AuthError> {
+    let (import_alg, _) = algorithm(Alg::Hs256);
+    let raw = Uint8Array::from(secret.as_bytes());
+    let usages = Array::of1(&JsValue::from_str("verify"));
+    let p = subtle()
+        .import_key_with_object("raw", raw.unchecked_ref(), &import_alg, false, &usages)
+        .map_err(|_| AuthError::UnknownKey)?;
+    JsFuture::from(p).await.map(|k| k.unchecked_into()).map_err(|_| AuthError::UnknownKey)
+}
+
+async fn verify_signature(key: &CryptoKey, alg: Alg, parsed: &jwt::Parsed) -> Result<(), AuthError> {
+    let (_, verify_alg) = algorithm(alg);
+    let p = subtle()
+        .verify_with_object_and_u8_array_and_u8_array(&verify_alg, key, &parsed.signature, parsed.signing_input.as_bytes())
+        .map_err(|_| AuthError::BadSignature)?;
+    match JsFuture::from(p).await {
+        Ok(v) if v.as_bool() == Some(true) => Ok(()),
+        _ => Err(AuthError::BadSignature),
+    }
+}
+
+/// Fetches the JWKS with a timeout. `None` when it cannot be had (network, status, body).
+async fn fetch_jwks(cfg: &Config) -> Option<Vec<Jwk>> {
+    let url = worker::Url::parse(&cfg.jwks_url).ok()?;
+    let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(cfg.jwks_fetch_timeout_ms));
+    let mut resp = worker::Fetch::Url(url).send_with_signal(&signal).await.ok()?;
+    if resp.status_code() != 200 {
+        return None;
+    }
+    jwt::parse_jwks(&resp.text().await.ok()?)
+}
+
+/// Finds the verification key for an asymmetric token, fetching the JWKS when the policy says so.
+async fn key_for(cfg: &Config, kid: &str, alg: Alg) -> Result<CryptoKey, ApiError> {
+    let now = platform::now_ms();
+    let cached = JWKS.with(|c| c.borrow().clone());
+    let mut decision = jwks_cache::decide(cached.as_ref(), kid, alg, now, &cfg.jwks_policy);
+    if decision == Decision::Refetch {
+        JWKS.with(|c| {
+            if let Some(c) = c.borrow_mut().as_mut() {
+                c.last_attempt_ms = now;
+            }
+        });
+        decision = match fetch_jwks(cfg).await {
+            Some(keys) => {
+                let d = jwks_cache::after_fetch(&keys, kid, alg);
+                JWKS.with(|c| *c.borrow_mut() = Some(Cached { keys, fetched_at_ms: now, last_attempt_ms: now }));
+                IMPORTED.with(|m| m.borrow_mut().clear());
+                d
+            }
+            None => {
+                log::warn("auth: JWKS fetch failed", json!({ "jwks_url": cfg.jwks_url }));
+                let cached = JWKS.with(|c| c.borrow().clone());
+                jwks_cache::after_failed_fetch(cached.as_ref(), kid, alg, now, &cfg.jwks_policy)
+            }
+        };
+    }
+    let jwk = match decision {
+        Decision::Use(k) => k,
+        Decision::Reject | Decision::Refetch => return Err(reject(AuthError::UnknownKey)),
+        Decision::Unavailable => {
+            log::error("auth: signing keys unavailable past their stale window; failing closed", json!({}));
+            return Err(ApiError::Unavailable { dependency: "signing keys", retry_after_secs: 30 });
+        }
+    };
+    let cache_key = format!("{}:{kid}", alg.as_str());
+    if let Some(k) = IMPORTED.with(|m| m.borrow().get(&cache_key).cloned()) {
+        return Ok(k);
+    }
+    let key = import_jwk(&jwk, alg).await.map_err(reject)?;
+    IMPORTED.with(|m| m.borrow_mut().insert(cache_key, key.clone()));
+    Ok(key)
+}
+
+fn reject(reason: AuthError) -> ApiError {
+    log::info("auth: token refused", json!({ "reason": reason.to_string() }));
+    ApiError::Unauthorized
+}
+
+/// Authenticates a request from its `Authorization` header value.
+pub async fn authenticate(cfg: &Config, authorization: Option<&str>) -> Result<Authenticated, ApiError> {
+    let token = jwt::bearer(authorization).map_err(reject)?;
+    let parsed = jwt::parse(token).map_err(reject)?;
+    let key = match parsed.alg {
+        Alg::Hs256 => {
+            let secret = cfg.jwt_secret.as_ref().ok_or_else(|| reject(AuthError::AlgorithmNotAllowed))?;
+            import_hmac(secret.expose()).await.map_err(reject)?
+        }
+        alg => {
+            let kid = parsed.kid.as_deref().ok_or_else(|| reject(AuthError::UnknownKey))?;
+            key_for(cfg, kid, alg).await?
+        }
+    };
+    verify_signature(&key, parsed.alg, &parsed).await.map_err(reject)?;
+    let principal = jwt::validate(&parsed.claims, platform::now_ms() / 1000.0, &cfg.jwt_issuer).map_err(reject)?;
+    Ok(Authenticated { principal, token: AccessToken(token.to_string()) })
+}
