@@ -149,6 +149,16 @@ mod tests {
     }
 
     #[test]
+    fn every_route_is_documented_in_the_openapi_document() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("../../docs/openapi.json")).unwrap();
+        for e in TABLE {
+            let path = format!("/{}", e.pattern.join("/"));
+            let method = e.method.as_str().to_ascii_lowercase();
+            assert!(doc["paths"][&path][&method].is_object(), "{} {path} is missing from docs/openapi.json", e.method.as_str());
+        }
+    }
+
+    #[test]
     fn method_names_parse_case_insensitively() {
         assert_eq!(Method::parse("get"), Method::Get);
         assert_eq!(Method::parse("BREW"), Method::Other);
