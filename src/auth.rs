@@ -8,7 +8,7 @@
 use crate::config::Config;
 use crate::domain::error::ApiError;
 use crate::domain::jwks_cache::{self, Cached, Decision};
-use crate::domain::jwt::{self, Alg, AuthError, Jwk, Principal};
+use crate::domain::jwt::{self, ActiveAccount, Alg, AuthError, Jwk, Principal};
 use crate::{log, platform};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use serde_json::json;
@@ -164,8 +164,13 @@ fn reject(reason: AuthError) -> ApiError {
     ApiError::Unauthorized
 }
 
-/// Authenticates a request from its `Authorization` header value.
-pub async fn authenticate(cfg: &Config, authorization: Option<&str>) -> Result<Authenticated, ApiError> {
+/// Authenticates a request from its `Authorization` and `X-Account-Id` header values. A malformed
+/// `X-Account-Id` is a 400 naming the header, checked only after the token is accepted.
+pub async fn authenticate(
+    cfg: &Config,
+    authorization: Option<&str>,
+    account_header: Option<&str>,
+) -> Result<Authenticated, ApiError> {
     let token = jwt::bearer(authorization).map_err(reject)?;
     let parsed = jwt::parse(token).map_err(reject)?;
     let key = match parsed.alg {
@@ -179,6 +184,11 @@ pub async fn authenticate(cfg: &Config, authorization: Option<&str>) -> Result<A
         }
     };
     verify_signature(&key, parsed.alg, &parsed).await.map_err(reject)?;
-    let principal = jwt::validate(&parsed.claims, platform::now_ms() / 1000.0, &cfg.jwt_issuer).map_err(reject)?;
+    let mut principal = jwt::validate(&parsed.claims, platform::now_ms() / 1000.0, &cfg.jwt_issuer).map_err(reject)?;
+    principal.account = ActiveAccount::from_header(account_header).map_err(|()| {
+        let mut fields = serde_json::Map::new();
+        fields.insert("X-Account-Id".into(), serde_json::Value::from("must be a UUID"));
+        ApiError::invalid_fields(fields)
+    })?;
     Ok(Authenticated { principal, token: AccessToken(token.to_string()) })
 }

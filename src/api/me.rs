@@ -1,31 +1,23 @@
 //! `GET /api/v1/me`: who the caller is, their active account, and its credit balance.
 //!
-//! The active account is the one named by the optional `X-Account-Id` header (the caller must be a
-//! member; otherwise 404), or the caller's personal account. One `/rpc/me` call as the caller, so
-//! row-level security decides what can be seen.
+//! One `/rpc/me` call as the caller, so row-level security decides what can be seen: an `X-Account-Id`
+//! the caller is not a member of finds nothing and is 404.
 
 use crate::adapters::postgrest::{Db, DbError};
 use crate::auth::Authenticated;
 use crate::domain::error::ApiError;
+use crate::domain::jwt::ActiveAccount;
 use crate::http::{Reply, RequestCtx};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-pub async fn get(ctx: &RequestCtx<'_>, who: &Authenticated, account_header: Option<&str>) -> Result<Reply, ApiError> {
-    // Omitted rather than null when absent: the SQL default applies (and postrust, unlike PostgREST,
-    // passes a JSON null to a uuid parameter as "").
-    let args = match account_header.map(str::trim) {
-        None | Some("") => json!({}),
-        Some(v) => match uuid::Uuid::parse_str(v) {
-            Ok(id) => json!({ "p_account_id": id.hyphenated().to_string() }),
-            Err(_) => {
-                let mut fields = Map::new();
-                fields.insert("X-Account-Id".into(), Value::from("must be a UUID"));
-                return Err(ApiError::invalid_fields(fields));
-            }
-        },
+pub async fn get(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
+    // Omitted rather than null for the personal account: the SQL default applies (and postrust, unlike
+    // PostgREST, passes a JSON null to a uuid parameter as "").
+    let args = match &who.principal.account {
+        ActiveAccount::Personal => json!({}),
+        ActiveAccount::Selected(id) => json!({ "p_account_id": id.hyphenated().to_string() }),
     };
-    let db = Db::as_user(ctx.cfg, &who.token);
-    let body = db.rpc("me", &args).await?;
+    let body = Db::as_user(ctx.cfg, &who.token).rpc("me", &args).await?;
     let me: Value = serde_json::from_str(&body).map_err(|e| ApiError::from(DbError::Decode(e.to_string())))?;
     if me.is_null() {
         return Err(ApiError::NotFound);

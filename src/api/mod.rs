@@ -14,9 +14,9 @@ fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-/// Authenticates the caller from the `Authorization` header (401/503 otherwise).
+/// Authenticates the caller from `Authorization` (401/503 otherwise) and `X-Account-Id`.
 async fn caller(req: &Request, ctx: &RequestCtx<'_>) -> Result<auth::Authenticated, ApiError> {
-    auth::authenticate(ctx.cfg, header(req, "Authorization").as_deref()).await
+    auth::authenticate(ctx.cfg, header(req, "Authorization").as_deref(), header(req, "X-Account-Id").as_deref()).await
 }
 
 pub async fn handle(route: Route, req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
@@ -25,7 +25,7 @@ pub async fn handle(route: Route, req: &mut Request, ctx: &RequestCtx<'_>) -> Re
         Route::OpenApi => openapi::get(),
         Route::Me => {
             let who = caller(req, ctx).await?;
-            me::get(ctx, &who, header(req, "X-Account-Id").as_deref()).await
+            me::get(ctx, &who).await
         }
     }
 }

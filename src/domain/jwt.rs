@@ -113,6 +113,26 @@ pub struct Parsed {
     pub signature: Vec<u8>,
 }
 
+/// Which of the caller's accounts a request acts on. Membership is enforced by row-level security in
+/// every query, so naming an account the caller does not belong to finds nothing (404).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActiveAccount {
+    /// The caller's personal account (no `X-Account-Id`).
+    Personal,
+    /// The account named by `X-Account-Id`.
+    Selected(uuid::Uuid),
+}
+
+impl ActiveAccount {
+    /// Parses the optional `X-Account-Id` header; `Err` when present but not a UUID.
+    pub fn from_header(v: Option<&str>) -> Result<ActiveAccount, ()> {
+        match v.map(str::trim) {
+            None | Some("") => Ok(ActiveAccount::Personal),
+            Some(v) => uuid::Uuid::parse_str(v).map(ActiveAccount::Selected).map_err(|_| ()),
+        }
+    }
+}
+
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -120,6 +140,7 @@ pub struct Principal {
     pub email: Option<String>,
     pub session_id: Option<String>,
     pub is_anonymous: bool,
+    pub account: ActiveAccount,
 }
 
 /// Extracts the token from an `Authorization` header value (`Bearer <token>`, scheme case-insensitive).
@@ -190,6 +211,7 @@ pub fn validate(claims: &Claims, now_secs: f64, expected_issuer: &str) -> Result
         email: claims.email.clone(),
         session_id: claims.session_id.clone(),
         is_anonymous: claims.is_anonymous.unwrap_or(false),
+        account: ActiveAccount::Personal,
     })
 }
 
@@ -327,6 +349,14 @@ mod tests {
         assert_eq!(parsed.kid.as_deref(), Some("k1"));
         assert_eq!(parsed.signing_input, format!("{h}.{p}"));
         assert_eq!(parsed.signature, b"sig");
+    }
+
+    #[test]
+    fn the_account_header_selects_an_account_or_defaults_to_personal() {
+        assert_eq!(ActiveAccount::from_header(None), Ok(ActiveAccount::Personal));
+        assert_eq!(ActiveAccount::from_header(Some(" ")), Ok(ActiveAccount::Personal));
+        assert_eq!(ActiveAccount::from_header(Some(SUB)), Ok(ActiveAccount::Selected(SUB.parse().unwrap())));
+        assert!(ActiveAccount::from_header(Some("acct_1")).is_err());
     }
 
     #[test]
