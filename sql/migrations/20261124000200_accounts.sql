@@ -21,7 +21,7 @@ create table public.plans (
 comment on table public.plans is 'Plan limits; readable by signed-in users, changed only by migrations or the service role.';
 
 insert into public.plans (code, name, job_quota, monthly_credits, max_concurrent_jobs, rate_limit_per_minute, max_sse_streams, allowed_task_types) values
-  ('FREE', 'Free', 100, 100, 2, 60, 5, '{http.request}'),
+  ('FREE', 'Free', 100, 100, 2, 60, 25, '{http.request}'),
   ('PRO', 'Pro', 5000, 5000, 10, 600, 25, '{http.request,browser.extract_text}'),
   ('ENTERPRISE', 'Enterprise', 100000, 50000, 100, 6000, 100, '{http.request,browser.extract_text}');
 

@@ -3,7 +3,7 @@
 -- functions and the service role only.
 begin;
 create extension if not exists pgtap;
-select plan(80);
+select plan(87);
 
 -- Arrange: two users (each gets a personal account by trigger) and a row of B's in every table.
 insert into auth.users (id, email) values
@@ -26,6 +26,7 @@ insert into public.usage_counters (account_id, period_start, period_end) select 
 insert into public.usage_events (account_id, job_id, task_type) select acct_b, job_b, 'http.request' from ids;
 select public.grant_credits(acct_b, 50, 'grant', 'test-grant-b') from ids;
 select public.deduct_credits(acct_b, job_b, 5) from ids;
+insert into public.dead_letter_jobs (job_id, queue, envelope, reason) select job_b, 'jobs-dlq', '{}', 'test' from ids;
 
 -- (table, condition selecting B's rows, column for a no-op update, an insert A must not be allowed)
 create temp table cases (tbl text, cond text, col text, ins text);
@@ -47,6 +48,8 @@ insert into cases values
      $$insert into public.usage_events (account_id, task_type) select acct_b, 'http.request' from ids$$),
   ('credit_balances', 'account_id = (select acct_b from ids)', 'balance',
      $$insert into public.credit_balances (account_id, balance) select acct_a, 1000000 from ids$$),
+  ('dead_letter_jobs', 'true', 'reason',
+     $$insert into public.dead_letter_jobs (queue, envelope, reason) values ('jobs-dlq', '{}', 'x')$$),
   ('credit_transactions', 'account_id = (select acct_b from ids)', 'amount',
      $$insert into public.credit_transactions (account_id, amount, kind, balance_after) select acct_b, -50, 'adjustment', 0 from ids$$);
 grant select on cases to public;

@@ -1,0 +1,14 @@
+drop function if exists public.stream_context(uuid, uuid);
+drop function if exists public.record_dead_letter(uuid, text, jsonb, text);
+drop function if exists public.sweep_stuck_jobs(integer, integer);
+drop function if exists public.job_finish(uuid, text, jsonb, text, text);
+drop function if exists public.job_retry(uuid, text);
+drop function if exists public.job_start(uuid);
+drop function if exists public.cancel_job(uuid);
+drop function if exists public.get_job(uuid);
+drop function if exists public.list_jobs(integer, integer, text, text, uuid);
+drop function if exists public.submit_job(text, jsonb, integer, text, text, uuid, integer);
+drop function if exists private.resolve_account(uuid);
+drop table if exists public.dead_letter_jobs;
+drop index if exists public.jobs_dedupe_idx;
+alter table public.jobs drop column if exists cancel_requested_at;

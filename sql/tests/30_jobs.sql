@@ -1,0 +1,70 @@
+-- Job lifecycle functions: submission (idempotency, duplicates), transitions that apply once, cancel,
+-- refunds on failure, the stuck sweep, dead letters.
+begin;
+create extension if not exists pgtap;
+select plan(23);
+
+insert into auth.users (id, email) values ('eeeeeeee-0000-4000-8000-000000000005', 'e@example.test'),
+                                          ('ffffffff-0000-4000-8000-000000000006', 'f@example.test');
+create temp table ctx (k text primary key, v jsonb);
+grant all on ctx to public;
+
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub":"eeeeeeee-0000-4000-8000-000000000005","role":"authenticated"}', true);
+
+insert into ctx select 'j1', public.submit_job('http.request', '{"url":"https://a.test"}', 3, 'corr-1', 'key-1');
+select is((select v ->> 'outcome' from ctx where k = 'j1'), 'created', 'a first submission creates a job');
+select is((select v -> 'job' ->> 'status' from ctx where k = 'j1'), 'PENDING', 'new jobs are PENDING');
+select is((select v -> 'job' ->> 'correlation_id' from ctx where k = 'j1'), 'corr-1', 'the correlation id is kept');
+select is(public.submit_job('http.request', '{"url":"https://other.test"}', 3, 'corr-2', 'key-1') -> 'job' ->> 'id',
+          (select v -> 'job' ->> 'id' from ctx where k = 'j1'), 'the same Idempotency-Key returns the same job');
+select throws_ok($$select public.submit_job('http.request', '{"url":"https://a.test"}', 3, 'corr-3')$$,
+          'P0001', 'duplicate_job', 'the same payload in flight is a duplicate');
+select is(public.submit_job('http.request', '{"url":"https://b.test"}', 3, 'corr-4') ->> 'outcome', 'created',
+          'a different payload is not a duplicate');
+select is((public.list_jobs(10, 0) ->> 'total')::int, 2, 'list_jobs counts the account''s jobs');
+select is((public.list_jobs(10, 0, 'PENDING', 'http.request') -> 'items' -> 0 ->> 'correlation_id'), 'corr-4', 'newest first, filtered');
+
+-- Another user sees none of it.
+select set_config('request.jwt.claims', '{"sub":"ffffffff-0000-4000-8000-000000000006","role":"authenticated"}', true);
+select is((public.list_jobs(10, 0) ->> 'total')::int, 0, 'another user lists nothing');
+select is(public.get_job((select (v -> 'job' ->> 'id')::uuid from ctx where k = 'j1')), null, 'another user cannot read the job');
+select throws_ok(format('select public.cancel_job(%L)', (select v -> 'job' ->> 'id' from ctx where k = 'j1')),
+          'P0001', 'not_found', 'another user cannot cancel the job');
+select throws_ok($$select public.job_start(gen_random_uuid())$$, '42501', null, 'users cannot move jobs through states');
+
+-- Back to the owner: cancel a PENDING job at once.
+select set_config('request.jwt.claims', '{"sub":"eeeeeeee-0000-4000-8000-000000000005","role":"authenticated"}', true);
+select is(public.cancel_job((select (v -> 'job' ->> 'id')::uuid from ctx where k = 'j1')) ->> 'status', 'CANCELLED',
+          'a PENDING job cancels at once');
+select throws_ok(format('select public.cancel_job(%L)', (select v -> 'job' ->> 'id' from ctx where k = 'j1')),
+          'P0001', 'conflict', 'cancelling a finished job is a conflict');
+
+reset role;
+-- The consumer's transitions (service role).
+insert into ctx select 'j2', to_jsonb(j) from public.jobs j where correlation_id = 'corr-4';
+select public.grant_credits(account_id, 5, 'grant', 'jobs-test') from public.jobs where correlation_id = 'corr-4';
+select public.deduct_credits(account_id, id, 2) from public.jobs where correlation_id = 'corr-4';
+set local role service_role;
+select is((public.job_start((select (v ->> 'id')::uuid from ctx where k = 'j2')) ->> 'attempts')::int, 1, 'start counts an attempt');
+select is(public.job_retry((select (v ->> 'id')::uuid from ctx where k = 'j2'), 'HTTP 503') ->> 'status', 'PENDING', 'a retry goes back to PENDING');
+select is((public.job_start((select (v ->> 'id')::uuid from ctx where k = 'j2')) ->> 'attempts')::int, 2, 'a redelivery counts another attempt');
+select is(public.job_finish((select (v ->> 'id')::uuid from ctx where k = 'j2'), 'FAILED', null, 'HTTP 503', 'max_attempts_exceeded') ->> 'status',
+          'FAILED', 'a job fails for good');
+select is(public.job_finish((select (v ->> 'id')::uuid from ctx where k = 'j2'), 'COMPLETED', '{}') ->> 'status', 'FAILED',
+          'a terminal job never changes again');
+select is((public.job_start((select (v ->> 'id')::uuid from ctx where k = 'j2')) ->> 'attempts')::int, 2, 'a duplicate delivery of a finished job changes nothing');
+reset role;
+select is((select balance from public.credit_balances b join public.jobs j on j.account_id = b.account_id where j.correlation_id = 'corr-4'),
+          5::bigint, 'a failed job refunds its credits');
+
+-- Stuck sweep.
+insert into public.jobs (account_id, task_type, correlation_id, updated_at)
+  select account_id, 'http.request', 'stuck-1', now() - interval '2 hours' from public.jobs where correlation_id = 'corr-4';
+set local role service_role;
+select is(jsonb_array_length(public.sweep_stuck_jobs(900, 1800)), 1, 'the sweep fails exactly the stuck job');
+select is(jsonb_array_length(public.sweep_stuck_jobs(900, 1800)), 0, 'a second sweep changes nothing');
+reset role;
+
+select * from finish();
+rollback;
