@@ -2,8 +2,11 @@
 //! expression declared in `wrangler.toml` to its job so the two cannot drift silently (a test reads
 //! `wrangler.toml` and checks every expression maps to a job).
 
-use serde_json::json;
-use worker::Env;
+use crate::adapters::job_hub::JobHubClient;
+use crate::adapters::postgrest::{ServiceDb, ServiceRole};
+use crate::config::Config;
+use serde_json::{json, Value};
+use worker::{Env, ScheduledEvent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CronJob {
@@ -30,11 +33,51 @@ impl CronJob {
     }
 }
 
-pub async fn dispatch(cron: &str, _env: Env) {
-    match CronJob::for_expression(cron) {
-        Some(job) => crate::log::info("cron: triggered", json!({ "cron": cron, "job": format!("{job:?}") })),
-        None => crate::log::error("cron: expression maps to no job", json!({ "cron": cron })),
+pub async fn dispatch(event: &ScheduledEvent, env: Env) {
+    let cron = event.cron();
+    let Some(job) = CronJob::for_expression(&cron) else {
+        crate::log::error("cron: expression maps to no job", json!({ "cron": cron }));
+        return;
+    };
+    let cfg = match Config::from_env(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            crate::log::error("cron: configuration error", json!({ "cron": cron, "error": e.to_string() }));
+            return;
+        }
+    };
+    let db = ServiceDb::new(&cfg, ServiceRole::for_cron(event));
+    crate::log::info("cron: triggered", json!({ "cron": cron, "job": format!("{job:?}") }));
+    match job {
+        CronJob::SweepStuckJobs => sweep_stuck_jobs(&cfg, &db, &env).await,
+        // Usage reporting, reconciliation, renewal and retention arrive with the cron issue.
+        CronJob::ReportUsage | CronJob::Daily => {}
     }
+}
+
+/// PENDING or RUNNING jobs past their deadline become FAILED `stuck` (idempotent: a second run finds
+/// nothing), and their subscribers get the terminal frame.
+async fn sweep_stuck_jobs(cfg: &Config, db: &ServiceDb, env: &Env) {
+    let args = json!({ "p_pending_secs": cfg.stuck_pending_secs, "p_running_secs": cfg.stuck_running_secs });
+    let swept = match db.rpc_json("sweep_stuck_jobs", &args).await {
+        Ok(Value::Array(a)) => a,
+        Ok(other) => {
+            crate::log::error("cron: sweep returned an unexpected shape", json!({ "got": other.to_string() }));
+            return;
+        }
+        Err(e) => {
+            crate::log::error("cron: sweep failed; the next run retries", json!({ "error": e.to_string() }));
+            return;
+        }
+    };
+    for job in &swept {
+        if let Some(account) = job["account_id"].as_str() {
+            if let Ok(hub) = JobHubClient::for_account(env, account) {
+                hub.publish(job, job["correlation_id"].as_str().unwrap_or("cron")).await;
+            }
+        }
+    }
+    crate::log::info("cron: stuck-job sweep finished", json!({ "swept": swept.len() }));
 }
 
 #[cfg(test)]

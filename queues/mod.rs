@@ -1,7 +1,13 @@
 //! Queue consumers. One `#[event(queue)]` handler receives every batch; [`dispatch`] routes it by queue
 //! name. Each message is acked or retried on its own and the handler never returns `Err` (that would
-//! fail the whole batch and, in workers-rs, poison the instance).
+//! fail the whole batch and, in workers-rs, poison the instance). Messages of one batch run concurrently.
 
+pub mod dead_letters;
+pub mod jobs;
+
+use crate::adapters::postgrest::{ServiceDb, ServiceRole};
+use crate::config::Config;
+use futures_util::future::join_all;
 use serde_json::json;
 use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder};
 
@@ -10,30 +16,66 @@ pub const JOBS: &str = "jobs";
 pub const BROWSER_JOBS: &str = "browser-jobs";
 pub const STRIPE_WEBHOOKS: &str = "stripe-webhooks";
 
-/// The logical queue a (possibly environment-suffixed) queue name belongs to.
-pub fn logical_queue(name: &str) -> Option<&'static str> {
-    let base = name.strip_suffix("-dlq").unwrap_or(name);
-    [JOBS, BROWSER_JOBS, STRIPE_WEBHOOKS]
+/// The logical queue a (possibly environment-suffixed) queue name belongs to, and whether it is that
+/// queue's dead-letter queue.
+pub fn logical_queue(name: &str) -> Option<(&'static str, bool)> {
+    let (base, dlq) = match name.strip_suffix("-dlq") {
+        Some(b) => (b, true),
+        None => (name, false),
+    };
+    // Longest names first: "browser-jobs" must not be taken for "jobs" plus a suffix.
+    [BROWSER_JOBS, STRIPE_WEBHOOKS, JOBS]
         .into_iter()
         .find(|q| base == *q || base.starts_with(&format!("{q}-")))
+        .map(|q| (q, dlq))
+}
+
+/// Sends a message as plain JSON. serde-wasm-bindgen would turn `serde_json::Value` maps into JS `Map`s,
+/// which do not come back as objects; JSON in, JSON out keeps an envelope's `payload` intact.
+pub async fn send_json<T: serde::Serialize>(q: &worker::Queue, message: &T) -> Result<(), String> {
+    let text = serde_json::to_string(message).map_err(|e| e.to_string())?;
+    let js = js_sys::JSON::parse(&text).map_err(|_| "message is not JSON".to_string())?;
+    let msg = worker::RawMessageBuilder::new(js).build_with_content_type(worker::QueueContentType::Json);
+    q.send_raw(msg).await.map_err(|e| e.to_string())
+}
+
+/// Decodes a message body sent with [`send_json`].
+pub fn decode<T: serde::de::DeserializeOwned>(body: &wasm_bindgen::JsValue) -> Result<T, String> {
+    let text: String = js_sys::JSON::stringify(body).map_err(|_| "body is not JSON".to_string())?.into();
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// Messages whose consumer has not been built yet are retried after a delay, never dropped: a
 /// message acked without being applied would be lost.
 const NOT_YET_CONSUMED_DELAY_SECS: u32 = 300;
 
-pub async fn dispatch(batch: MessageBatch<serde_json::Value>, _env: Env) {
+pub async fn dispatch(batch: MessageBatch<serde_json::Value>, env: Env) {
     let queue = batch.queue();
-    let logical = logical_queue(&queue);
-    // raw_iter: a body that fails to deserialize must still be retried, not silently acked.
-    for msg in batch.raw_iter() {
-        crate::log::warn(
-            "queue: no consumer for this queue yet; retrying later",
-            json!({ "queue": queue, "logical_queue": logical, "message_id": msg.id() }),
-        );
-        msg.retry_with_options(
-            &QueueRetryOptionsBuilder::new().with_delay_seconds(NOT_YET_CONSUMED_DELAY_SECS).build(),
-        );
+    let cfg = match Config::from_env(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            crate::log::error("queue: configuration error; retrying batch", json!({ "queue": queue, "error": e.to_string() }));
+            batch.retry_all();
+            return;
+        }
+    };
+    let db = ServiceDb::new(&cfg, ServiceRole::for_queue(&batch));
+    match logical_queue(&queue) {
+        Some((JOBS, false)) => {
+            join_all(batch.raw_iter().map(|m| jobs::handle(m, &env, &cfg, &db))).await;
+        }
+        Some((JOBS, true)) => {
+            join_all(batch.raw_iter().map(|m| dead_letters::handle(m, &queue, &env, &db))).await;
+        }
+        logical => {
+            for msg in batch.raw_iter() {
+                crate::log::warn(
+                    "queue: no consumer for this queue yet; retrying later",
+                    json!({ "queue": queue, "logical_queue": logical.map(|l| l.0), "message_id": msg.id() }),
+                );
+                msg.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(NOT_YET_CONSUMED_DELAY_SECS).build());
+            }
+        }
     }
 }
 
@@ -43,11 +85,13 @@ mod tests {
 
     #[test]
     fn environment_suffixes_and_dead_letter_queues_map_to_their_queue() {
-        assert_eq!(logical_queue("jobs"), Some(JOBS));
-        assert_eq!(logical_queue("jobs-staging"), Some(JOBS));
-        assert_eq!(logical_queue("jobs-dlq"), Some(JOBS));
-        assert_eq!(logical_queue("browser-jobs-production-dlq"), Some(BROWSER_JOBS));
-        assert_eq!(logical_queue("stripe-webhooks"), Some(STRIPE_WEBHOOKS));
+        assert_eq!(logical_queue("jobs"), Some((JOBS, false)));
+        assert_eq!(logical_queue("jobs-staging"), Some((JOBS, false)));
+        assert_eq!(logical_queue("jobs-dlq"), Some((JOBS, true)));
+        assert_eq!(logical_queue("jobs-production-dlq"), Some((JOBS, true)));
+        assert_eq!(logical_queue("browser-jobs-production-dlq"), Some((BROWSER_JOBS, true)));
+        assert_eq!(logical_queue("browser-jobs"), Some((BROWSER_JOBS, false)));
+        assert_eq!(logical_queue("stripe-webhooks"), Some((STRIPE_WEBHOOKS, false)));
         assert_eq!(logical_queue("other"), None);
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::domain::cors::CorsPolicy;
 use crate::domain::jwks_cache::Policy as JwksPolicy;
+use crate::domain::ssrf::{DenyList, DEFAULT_DENY};
 use std::fmt;
 use worker::Env;
 
@@ -21,6 +22,11 @@ pub const JWKS_CACHE_TTL_SECS: &str = "JWKS_CACHE_TTL_SECS";
 pub const JWKS_STALE_SECS: &str = "JWKS_STALE_SECS";
 pub const JWKS_REFETCH_MIN_INTERVAL_SECS: &str = "JWKS_REFETCH_MIN_INTERVAL_SECS";
 pub const JWKS_FETCH_TIMEOUT_MS: &str = "JWKS_FETCH_TIMEOUT_MS";
+pub const SSRF_DENY_CIDRS: &str = "SSRF_DENY_CIDRS";
+pub const JOB_RETRY_BASE_SECS: &str = "JOB_RETRY_BASE_SECS";
+pub const JOB_RETRY_MAX_SECS: &str = "JOB_RETRY_MAX_SECS";
+pub const STUCK_PENDING_SECS: &str = "STUCK_PENDING_SECS";
+pub const STUCK_RUNNING_SECS: &str = "STUCK_RUNNING_SECS";
 
 /// Default request body cap: generous for JSON job payloads, small enough to refuse abuse early.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
@@ -76,6 +82,13 @@ pub struct Config {
     pub jwt_secret: Option<Secret>,
     pub jwks_policy: JwksPolicy,
     pub jwks_fetch_timeout_ms: u32,
+    /// Destinations `http.request` jobs may not reach. Default: private, loopback, link-local and
+    /// metadata ranges; empty in the `development` environment unless `SSRF_DENY_CIDRS` is set.
+    pub ssrf_deny: DenyList,
+    pub job_retry_base_secs: u32,
+    pub job_retry_max_secs: u32,
+    pub stuck_pending_secs: u32,
+    pub stuck_running_secs: u32,
 }
 
 fn get(env: &Env, name: &str) -> Option<String> {
@@ -137,13 +150,26 @@ impl Config {
         };
         let jwks_url = get(env, SUPABASE_JWKS_URL)
             .unwrap_or_else(|| format!("{supabase_url}/auth/v1/.well-known/jwks.json"));
+        let environment = get(env, ENVIRONMENT).unwrap_or_else(|| "production".into());
+        let deny_src = match env.var(SSRF_DENY_CIDRS) {
+            Ok(v) => v.to_string(),
+            Err(_) if environment == "development" => String::new(),
+            Err(_) => DEFAULT_DENY.to_string(),
+        };
+        let ssrf_deny = DenyList::parse(&deny_src)
+            .ok_or(ConfigError::Invalid { name: SSRF_DENY_CIDRS, reason: "expected comma-separated CIDRs".into() })?;
         Ok(Config {
+            ssrf_deny,
+            job_retry_base_secs: number(env, JOB_RETRY_BASE_SECS, 5.0)?.max(1.0) as u32,
+            job_retry_max_secs: number(env, JOB_RETRY_MAX_SECS, 300.0)?.max(1.0) as u32,
+            stuck_pending_secs: number(env, STUCK_PENDING_SECS, 900.0)? as u32,
+            stuck_running_secs: number(env, STUCK_RUNNING_SECS, 1800.0)? as u32,
             jwt_issuer: format!("{supabase_url}/auth/v1"),
             jwks_url,
             jwt_secret: get(env, SUPABASE_JWT_SECRET).map(Secret::new),
             jwks_policy,
             jwks_fetch_timeout_ms: number(env, JWKS_FETCH_TIMEOUT_MS, 3000.0)?.clamp(100.0, 30_000.0) as u32,
-            environment: get(env, ENVIRONMENT).unwrap_or_else(|| "production".into()),
+            environment,
             supabase_url,
             postgrest_url,
             anon_key: Secret::new(required(env, SUPABASE_ANON_KEY)?),

@@ -32,6 +32,10 @@ pub enum Reply {
     /// A JSON document served bare, outside the envelope, for tools that consume it as-is
     /// (the OpenAPI document).
     Document(Value),
+    /// A list in the envelope with its pagination block.
+    List { data: Value, pagination: envelope::Pagination },
+    /// A Server-Sent Events stream (built by the handler, so its headers are mutable here).
+    Stream(Response),
 }
 
 impl Reply {
@@ -106,6 +110,10 @@ pub async fn serve(mut req: Request, env: Env) -> worker::Result<Response> {
     let headers = resp.headers();
     headers.set("X-Request-Id", &request_id)?;
     for (k, v) in SECURITY_HEADERS {
+        // Streams keep their own Cache-Control (no-cache).
+        if *k == "Cache-Control" && headers.has("Cache-Control").unwrap_or(false) {
+            continue;
+        }
         headers.set(k, v)?;
     }
     if let Some(cfg) = &cfg {
@@ -160,6 +168,14 @@ async fn dispatch(
             })
         }
         Reply::Document(doc) => json_response(200, &doc),
+        Reply::List { data, pagination } => json_response(200, &envelope::success_list(data, pagination, request_id, &ts)),
+        Reply::Stream(resp) => {
+            let h = resp.headers();
+            let set = h.set("Content-Type", "text/event-stream")
+                .and_then(|_| h.set("Cache-Control", "no-cache"))
+                .and_then(|_| h.set("X-Accel-Buffering", "no"));
+            set.map(|_| resp)
+        }
         Reply::Degraded { error, data } => {
             let mut body = envelope::failure(&error, request_id, &ts);
             body["error"]["details"] = data;

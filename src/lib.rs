@@ -11,6 +11,7 @@ pub mod domain;
 pub mod http;
 pub mod log;
 pub mod platform;
+pub mod tasks;
 
 #[path = "../durable-objects/mod.rs"]
 pub mod durable_objects;
@@ -39,5 +40,5 @@ async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) 
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    cron::dispatch(&event.cron(), env).await;
+    cron::dispatch(&event, env).await;
 }

@@ -6,6 +6,7 @@ drop function if exists public.job_retry(uuid, text);
 drop function if exists public.job_start(uuid);
 drop function if exists public.cancel_job(uuid);
 drop function if exists public.get_job(uuid);
+drop function if exists public.fail_unqueued_job(uuid);
 drop function if exists public.list_jobs(integer, integer, text, text, uuid);
 drop function if exists public.submit_job(text, jsonb, integer, text, text, uuid, integer);
 drop function if exists private.resolve_account(uuid);

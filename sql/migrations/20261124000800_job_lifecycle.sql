@@ -14,6 +14,7 @@ create table public.dead_letter_jobs (
   reason text not null,
   received_at timestamptz not null default now()
 );
+create unique index dead_letter_jobs_job_queue_key on public.dead_letter_jobs (job_id, queue);
 comment on table public.dead_letter_jobs is 'Every message that reached a dead-letter queue. Service role only.';
 alter table public.dead_letter_jobs enable row level security;
 
@@ -73,6 +74,20 @@ begin
     values (acct, (select auth.uid()), p_task_type, p_payload, p_max_attempts, p_correlation_id, p_idempotency_key, p_credit_cost)
     returning * into created;
   return jsonb_build_object('outcome', 'created', 'job', to_jsonb(created));
+end
+$$;
+
+-- The submitting request could not queue the job: it fails at once (and refunds), so no PENDING job
+-- is left that no queue holds. Only for the caller's own never-started jobs.
+create function public.fail_unqueued_job(p_job_id uuid) returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+begin
+  if not exists (select 1 from public.jobs where id = p_job_id and status = 'PENDING' and attempts = 0
+                 and account_id in (select private.current_account_ids())) then
+    raise exception using errcode = 'P0001', message = 'not_found';
+  end if;
+  return public.job_finish(p_job_id, 'FAILED', null, 'the job could not be queued', 'task_error');
 end
 $$;
 
@@ -210,7 +225,8 @@ language plpgsql security definer set search_path = ''
 as $$
 begin
   insert into public.dead_letter_jobs (job_id, queue, envelope, reason)
-    values ((select id from public.jobs where id = p_job_id), p_queue, p_envelope, p_reason);
+    values ((select id from public.jobs where id = p_job_id), p_queue, p_envelope, p_reason)
+    on conflict (job_id, queue) do nothing; -- a redelivered dead letter is recorded once
   return public.job_finish(p_job_id, 'FAILED', null, null, 'max_attempts_exceeded');
 end
 $$;
@@ -241,6 +257,8 @@ $$;
 
 revoke all on function public.submit_job(text, jsonb, integer, text, text, uuid, integer) from public, anon;
 revoke all on function public.list_jobs(integer, integer, text, text, uuid) from public, anon;
+revoke all on function public.fail_unqueued_job(uuid) from public, anon;
+grant execute on function public.fail_unqueued_job(uuid) to authenticated;
 revoke all on function public.get_job(uuid) from public, anon;
 revoke all on function public.cancel_job(uuid) from public, anon;
 revoke all on function public.stream_context(uuid, uuid) from public, anon;

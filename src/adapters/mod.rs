@@ -1,3 +1,4 @@
 //! Adapters to the outside world, each behind a small type that wraps its URL and credentials.
 
+pub mod job_hub;
 pub mod postgrest;

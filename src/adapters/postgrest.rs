@@ -23,7 +23,7 @@ pub enum DbError {
     Transport(String),
     /// PostgREST answered with an error status and body.
     #[error("PostgREST {status} {code}: {message}")]
-    Api { status: u16, code: String, message: String },
+    Api { status: u16, code: String, message: String, details: Option<String> },
     /// The answer was not what we expected to decode.
     #[error("PostgREST response could not be decoded: {0}")]
     Decode(String),
@@ -35,17 +35,19 @@ struct PgrstErrorBody {
     code: Option<String>,
     #[serde(default)]
     message: Option<String>,
+    #[serde(default)]
+    details: Option<String>,
 }
 
 impl DbError {
     /// Builds an [`DbError::Api`] from a status and PostgREST's JSON error body.
     pub fn from_response(status: u16, body: &str) -> DbError {
         let parsed: Option<PgrstErrorBody> = serde_json::from_str(body).ok();
-        let (code, message) = match parsed {
-            Some(b) => (b.code.unwrap_or_default(), b.message.unwrap_or_default()),
-            None => (String::new(), body.chars().take(200).collect()),
+        let (code, message, details) = match parsed {
+            Some(b) => (b.code.unwrap_or_default(), b.message.unwrap_or_default(), b.details),
+            None => (String::new(), body.chars().take(200).collect(), None),
         };
-        DbError::Api { status, code, message }
+        DbError::Api { status, code, message, details }
     }
 
     /// Whether the database (not the request) is at fault: unreachable, or PostgREST reporting that it
@@ -74,6 +76,21 @@ impl From<DbError> for ApiError {
             return ApiError::Unavailable { dependency: "database", retry_after_secs: 5 };
         }
         match &e {
+            // Errors our own SQL functions raise on purpose (SQLSTATE P0001, message = the contract's code).
+            DbError::Api { code, message, details, .. } if code == "P0001" => {
+                let details: serde_json::Value =
+                    details.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
+                match message.as_str() {
+                    "not_found" => ApiError::NotFound,
+                    "conflict" => ApiError::Conflict {
+                        message: format!("the job is already {}", details["status"].as_str().unwrap_or("finished")),
+                    },
+                    "duplicate_job" => ApiError::DuplicateJob {
+                        job_id: details["job_id"].as_str().unwrap_or_default().to_string(),
+                    },
+                    _ => ApiError::Internal(e.to_string()),
+                }
+            }
             DbError::Api { code, .. } if code == "23505" => {
                 ApiError::Conflict { message: "the resource already exists".into() }
             }
@@ -118,6 +135,12 @@ impl Db {
     pub fn anon(cfg: &Config) -> Db {
         let key = cfg.anon_key.expose();
         Db::with_key(&cfg.postgrest_url, &cfg.anon_key, is_jwt(key).then_some(key))
+    }
+
+    /// Calls a SQL function and decodes its JSON result.
+    pub async fn rpc_json(&self, name: &str, args: &serde_json::Value) -> Result<serde_json::Value, DbError> {
+        let body = self.rpc(name, args).await?;
+        serde_json::from_str(&body).map_err(|e| DbError::Decode(format!("{name}: {e}")))
     }
 
     /// Calls a SQL function through `/rpc/{name}` with a JSON object of arguments and returns the raw
@@ -165,6 +188,10 @@ impl ServiceDb {
     pub async fn rpc(&self, name: &str, args: &serde_json::Value) -> Result<String, DbError> {
         self.0.rpc(name, args).await
     }
+
+    pub async fn rpc_json(&self, name: &str, args: &serde_json::Value) -> Result<serde_json::Value, DbError> {
+        self.0.rpc_json(name, args).await
+    }
 }
 
 #[cfg(test)]
@@ -177,6 +204,17 @@ mod tests {
         assert_eq!(e.status(), 409);
         let e: ApiError = DbError::from_response(403, r#"{"code":"42501","message":"rls"}"#).into();
         assert_eq!(e.status(), 404);
+    }
+
+    #[test]
+    fn errors_raised_by_our_functions_map_to_their_contract_codes() {
+        let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"duplicate_job","details":"{\"job_id\": \"j1\"}"}"#).into();
+        assert_eq!((e.status(), e.code()), (409, "duplicate_job"));
+        assert_eq!(e.details()["job_id"], "j1");
+        let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"not_found"}"#).into();
+        assert_eq!(e.status(), 404);
+        let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"conflict","details":"{\"status\":\"COMPLETED\"}"}"#).into();
+        assert_eq!((e.status(), e.public_message().as_str()), (409, "the job is already COMPLETED"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The HTTP API, one module per resource. [`handle`] maps a matched route to its handler.
 
 pub mod health;
+pub mod jobs;
 pub mod me;
 pub mod openapi;
 
@@ -23,9 +24,19 @@ pub async fn handle(route: Route, req: &mut Request, ctx: &RequestCtx<'_>) -> Re
     match route {
         Route::Health => health::get(ctx).await,
         Route::OpenApi => openapi::get(),
-        Route::Me => {
+        route => {
             let who = caller(req, ctx).await?;
-            me::get(ctx, &who).await
+            match route {
+                Route::Me => me::get(ctx, &who).await,
+                Route::JobsCreate => jobs::create(req, ctx, &who).await,
+                Route::JobsList => jobs::list(req, ctx, &who).await,
+                Route::JobsStream => jobs::stream(req, ctx, &who).await,
+                Route::JobGet => jobs::get(ctx, &who).await,
+                Route::JobProgress => jobs::progress(ctx, &who).await,
+                Route::JobCancel => jobs::cancel(ctx, &who).await,
+                Route::JobEvents => jobs::events(req, ctx, &who).await,
+                Route::Health | Route::OpenApi => Err(ApiError::NotFound),
+            }
         }
     }
 }

@@ -21,6 +21,8 @@ pub enum ApiError {
     MethodNotAllowed { allow: Vec<&'static str> },
     #[error("conflict: {message}")]
     Conflict { message: String },
+    #[error("duplicate job {job_id}")]
+    DuplicateJob { job_id: String },
     #[error("payload too large (limit {limit} bytes)")]
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type")]
@@ -54,7 +56,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed { .. } => 405,
-            ApiError::Conflict { .. } => 409,
+            ApiError::Conflict { .. } | ApiError::DuplicateJob { .. } => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::RateLimited { .. } => 429,
@@ -71,6 +73,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { .. } => "conflict",
+            ApiError::DuplicateJob { .. } => "duplicate_job",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -88,6 +91,7 @@ impl ApiError {
             ApiError::NotFound => "resource not found".into(),
             ApiError::MethodNotAllowed { .. } => "method not allowed for this resource".into(),
             ApiError::Conflict { message } => message.clone(),
+            ApiError::DuplicateJob { .. } => "the same job is already in flight".into(),
             ApiError::PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
             ApiError::UnsupportedMediaType => "expected Content-Type: application/json".into(),
             ApiError::RateLimited { .. } => "too many requests".into(),
@@ -103,6 +107,8 @@ impl ApiError {
             ApiError::InvalidRequest { details: Some(d), .. } => d.clone(),
             ApiError::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
             ApiError::MethodNotAllowed { allow } => json!({ "allow": allow }),
+            ApiError::DuplicateJob { job_id } => json!({ "job_id": job_id }),
+            ApiError::RateLimited { retry_after_secs } => json!({ "retry_after_secs": retry_after_secs }),
             _ => json!({}),
         }
     }

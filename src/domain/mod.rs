@@ -8,3 +8,5 @@ pub mod routes;
 pub mod body;
 pub mod jwt;
 pub mod jwks_cache;
+pub mod jobs;
+pub mod ssrf;

@@ -10,6 +10,13 @@ pub enum Route {
     Health,
     OpenApi,
     Me,
+    JobsCreate,
+    JobsList,
+    JobsStream,
+    JobGet,
+    JobProgress,
+    JobCancel,
+    JobEvents,
 }
 
 
@@ -64,6 +71,14 @@ const TABLE: &[Entry] = &[
     Entry { pattern: &["health"], method: Method::Get, route: Route::Health },
     Entry { pattern: &["api", "v1", "openapi.json"], method: Method::Get, route: Route::OpenApi },
     Entry { pattern: &["api", "v1", "me"], method: Method::Get, route: Route::Me },
+    Entry { pattern: &["api", "v1", "jobs"], method: Method::Post, route: Route::JobsCreate },
+    Entry { pattern: &["api", "v1", "jobs"], method: Method::Get, route: Route::JobsList },
+    // Before `jobs/{id}`: the literal wins.
+    Entry { pattern: &["api", "v1", "jobs", "stream"], method: Method::Get, route: Route::JobsStream },
+    Entry { pattern: &["api", "v1", "jobs", "{id}"], method: Method::Get, route: Route::JobGet },
+    Entry { pattern: &["api", "v1", "jobs", "{id}", "progress"], method: Method::Get, route: Route::JobProgress },
+    Entry { pattern: &["api", "v1", "jobs", "{id}", "cancel"], method: Method::Post, route: Route::JobCancel },
+    Entry { pattern: &["api", "v1", "jobs", "{id}", "events"], method: Method::Get, route: Route::JobEvents },
 ];
 
 /// A matched route with its path parameters, in pattern order.
@@ -130,6 +145,16 @@ mod tests {
         assert_eq!(match_route(Method::Get, "/health/").unwrap().route, Route::Health);
         assert_eq!(match_route(Method::Head, "/health").unwrap().route, Route::Health);
         assert_eq!(match_route(Method::Get, "/api/v1/openapi.json").unwrap().route, Route::OpenApi);
+    }
+
+    #[test]
+    fn job_routes_match_with_their_id_and_stream_is_not_an_id() {
+        assert_eq!(match_route(Method::Get, "/api/v1/jobs/stream").unwrap().route, Route::JobsStream);
+        let m = match_route(Method::Get, "/api/v1/jobs/abc/events").unwrap();
+        assert_eq!((m.route, m.params), (Route::JobEvents, vec!["abc".to_string()]));
+        assert_eq!(match_route(Method::Post, "/api/v1/jobs").unwrap().route, Route::JobsCreate);
+        assert_eq!(match_route(Method::Get, "/api/v1/jobs").unwrap().route, Route::JobsList);
+        assert!(matches!(match_route(Method::Get, "/api/v1/jobs/x/cancel"), Err(ApiError::MethodNotAllowed { .. })));
     }
 
     #[test]

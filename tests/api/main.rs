@@ -5,4 +5,5 @@ mod credits;
 mod cors;
 mod envelope;
 mod health;
+mod jobs;
 mod openapi;

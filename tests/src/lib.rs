@@ -139,10 +139,15 @@ static SHARED: OnceLock<Stack> = OnceLock::new();
 /// The HS256 secret the shared stack accepts (as a Supabase project on the legacy JWT secret would).
 pub const TEST_JWT_SECRET: &str = "test-only-hs256-secret-0123456789abcdef";
 
+/// Worker settings of the shared stack: quick job retries so retry tests take seconds.
+pub const SHARED_WORKER_VARS: &str = r#"{"JOB_RETRY_BASE_SECS":"1","JOB_RETRY_MAX_SECS":"2"}"#;
+
 /// The stack shared by every test in this binary, with HS256 enabled. Tests isolate themselves by
 /// creating their own users.
 pub fn spawn_stack() -> &'static Stack {
-    SHARED.get_or_init(|| Stack::start(&[("STACK_JWT_SECRET", TEST_JWT_SECRET)]))
+    SHARED.get_or_init(|| {
+        Stack::start(&[("STACK_JWT_SECRET", TEST_JWT_SECRET), ("STACK_WORKER_VARS", SHARED_WORKER_VARS)])
+    })
 }
 
 /// Like [`spawn_stack`], with options; the first call in a binary decides them.
@@ -212,3 +217,6 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+pub mod sse;
+pub mod target;

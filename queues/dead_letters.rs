@@ -1,0 +1,33 @@
+//! Dead-letter consumers: every message that lands in a dead-letter queue is recorded
+//! (`dead_letter_jobs`) and its job is FAILED `max_attempts_exceeded` if it was not already, then acked.
+//! A message that cannot even be decoded is recorded with a null job.
+
+use crate::adapters::job_hub::JobHubClient;
+use crate::adapters::postgrest::ServiceDb;
+use crate::domain::jobs::JobEnvelope;
+use crate::log;
+use serde_json::{json, Value};
+use worker::{Env, MessageExt, RawMessage};
+
+pub async fn handle(msg: RawMessage, queue: &str, env: &Env, db: &ServiceDb) {
+    let body: Value = super::decode(&msg.body()).unwrap_or(Value::Null);
+    let envelope: Option<JobEnvelope> = serde_json::from_value(body.clone()).ok();
+    let job_id = envelope.as_ref().map(|e| e.job_id.clone());
+    let args = json!({ "p_job_id": job_id, "p_queue": queue, "p_envelope": body, "p_reason": "dead-lettered" });
+    match db.rpc_json("record_dead_letter", &args).await {
+        Ok(job) => {
+            log::warn("dlq: recorded", json!({ "queue": queue, "job_id": job_id,
+                "request_id": envelope.as_ref().map(|e| e.correlation_id.clone()) }));
+            if let (Some(e), true) = (&envelope, job.is_object()) {
+                if let Ok(hub) = JobHubClient::for_account(env, &e.meta.account_id) {
+                    hub.publish(&job, &e.correlation_id).await;
+                }
+            }
+            msg.ack();
+        }
+        Err(e) => {
+            log::error("dlq: could not record; will retry", json!({ "queue": queue, "job_id": job_id, "error": e.to_string() }));
+            msg.retry();
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The `jobs` consumer: at-least-once delivery turned into exactly-once effects.
+//!
+//! Per message: start the job (`job_start`: RUNNING, attempt + 1; a terminal job means a duplicate
+//! delivery, acked and skipped), honour cancellation, run the task, persist the outcome, then ack.
+//! Retryable failures go back to PENDING and the message is retried with exponential backoff and jitter;
+//! after `max_attempts` the job is FAILED `max_attempts_exceeded` and its envelope is sent to the
+//! dead-letter queue, whose consumer records it. Database trouble retries the message (nothing is lost;
+//! the job's state machine makes the redelivery safe).
+
+use crate::adapters::job_hub::JobHubClient;
+use crate::adapters::postgrest::ServiceDb;
+use crate::config::Config;
+use crate::domain::jobs::{is_terminal, retry_delay_secs, HttpRequestPayload, JobEnvelope, TaskType};
+use crate::log;
+use crate::tasks::{self, TaskError};
+use serde_json::{json, Value};
+use worker::{Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
+
+/// The producer binding of the jobs dead-letter queue.
+pub const DLQ_BINDING: &str = "JOBS_DLQ";
+
+enum Next {
+    Ack,
+    RetryIn(u32),
+}
+
+pub async fn handle(msg: RawMessage, env: &Env, cfg: &Config, db: &ServiceDb) {
+    let envelope: JobEnvelope = match super::decode(&msg.body()) {
+        Ok(e) => e,
+        Err(e) => {
+            // Not ours to drop: retried until the dead-letter queue records it.
+            log::error("jobs: undecodable message", json!({ "message_id": msg.id(), "error": e.to_string() }));
+            msg.retry();
+            return;
+        }
+    };
+    let next = match process(&envelope, env, cfg, db).await {
+        Ok(n) => n,
+        Err(e) => {
+            log::error("jobs: infrastructure error; message will be redelivered",
+                json!({ "request_id": envelope.correlation_id, "job_id": envelope.job_id, "error": e }));
+            Next::RetryIn(retry_delay_secs(1, cfg.job_retry_base_secs, cfg.job_retry_max_secs, js_sys::Math::random()))
+        }
+    };
+    match next {
+        Next::Ack => msg.ack(),
+        Next::RetryIn(secs) => msg.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(secs).build()),
+    }
+}
+
+async fn finish(db: &ServiceDb, hub: &JobHubClient, rid: &str, job_id: &str, args: Value) -> Result<Value, String> {
+    let mut args = args;
+    args["p_job_id"] = Value::from(job_id);
+    let job = db.rpc_json("job_finish", &args).await.map_err(|e| e.to_string())?;
+    hub.publish(&job, rid).await;
+    Ok(job)
+}
+
+async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb) -> Result<Next, String> {
+    let rid = env_.correlation_id.as_str();
+    let id = env_.job_id.as_str();
+    let hub = JobHubClient::for_account(env, &env_.meta.account_id).map_err(|e| e.to_string())?;
+    let job = db.rpc_json("job_start", &json!({ "p_job_id": id })).await.map_err(|e| e.to_string())?;
+    if job.is_null() {
+        log::warn("jobs: job no longer exists; dropping its message", json!({ "request_id": rid, "job_id": id }));
+        return Ok(Next::Ack);
+    }
+    let status = job["status"].as_str().unwrap_or("");
+    if is_terminal(status) {
+        log::info("jobs: duplicate delivery of a finished job", json!({ "request_id": rid, "job_id": id, "status": status }));
+        return Ok(Next::Ack);
+    }
+    let cancel = || async { finish(db, &hub, rid, id, json!({ "p_status": "CANCELLED", "p_failure_reason": "cancelled" })).await };
+    if !job["cancel_requested_at"].is_null() || hub.is_cancelled(id).await {
+        cancel().await?;
+        return Ok(Next::Ack);
+    }
+    hub.publish(&job, rid).await;
+    let attempts = job["attempts"].as_u64().unwrap_or(1) as u32;
+    let max_attempts = job["max_attempts"].as_u64().unwrap_or(env_.max_attempts as u64) as u32;
+    log::info("jobs: running", json!({ "request_id": rid, "job_id": id, "attempt": attempts, "task_type": env_.task_type }));
+
+    let outcome = match TaskType::parse(&env_.task_type) {
+        Some(TaskType::HttpRequest) => match serde_json::from_value::<HttpRequestPayload>(env_.payload.clone()) {
+            Ok(p) => {
+                let mut step = job.clone();
+                step["step"] = Value::from("requesting");
+                step["progress"] = Value::from(10);
+                hub.publish(&step, rid).await;
+                tasks::http_request::run(&p).await
+            }
+            Err(e) => Err(TaskError::Final(format!("invalid payload: {e}"))),
+        },
+        None => Err(TaskError::Final(format!("unknown task type {}", env_.task_type))),
+    };
+
+    // Step boundary: a cancellation requested while the task ran wins over its outcome.
+    if hub.is_cancelled(id).await {
+        cancel().await?;
+        return Ok(Next::Ack);
+    }
+    match outcome {
+        Ok(result) => {
+            finish(db, &hub, rid, id, json!({ "p_status": "COMPLETED", "p_result": result })).await?;
+            log::info("jobs: completed", json!({ "request_id": rid, "job_id": id, "attempt": attempts }));
+            Ok(Next::Ack)
+        }
+        Err(TaskError::Final(msg)) => {
+            finish(db, &hub, rid, id, json!({ "p_status": "FAILED", "p_last_error": msg, "p_failure_reason": "task_error" })).await?;
+            log::warn("jobs: failed", json!({ "request_id": rid, "job_id": id, "error": msg }));
+            Ok(Next::Ack)
+        }
+        Err(TaskError::Retryable { message, .. }) if attempts < max_attempts => {
+            let job = db.rpc_json("job_retry", &json!({ "p_job_id": id, "p_last_error": message })).await.map_err(|e| e.to_string())?;
+            hub.publish(&job, rid).await;
+            let delay = retry_delay_secs(attempts, cfg.job_retry_base_secs, cfg.job_retry_max_secs, js_sys::Math::random());
+            log::warn("jobs: attempt failed; retrying", json!({ "request_id": rid, "job_id": id, "attempt": attempts, "delay_secs": delay, "error": message }));
+            Ok(Next::RetryIn(delay))
+        }
+        Err(TaskError::Retryable { message, .. }) => {
+            finish(db, &hub, rid, id, json!({ "p_status": "FAILED", "p_last_error": message, "p_failure_reason": "max_attempts_exceeded" })).await?;
+            log::warn("jobs: attempts exhausted; dead-lettering", json!({ "request_id": rid, "job_id": id, "attempts": attempts, "error": message }));
+            let mut dead = env_.clone();
+            dead.attempt = attempts;
+            let sent = match env.queue(DLQ_BINDING) {
+                Ok(q) => super::send_json(&q, &dead).await,
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = sent {
+                // Record it ourselves rather than lose the record.
+                log::error("jobs: dead-letter send failed; recording directly", json!({ "request_id": rid, "job_id": id, "error": e }));
+                db.rpc_json("record_dead_letter", &json!({
+                    "p_job_id": id, "p_queue": "jobs-dlq", "p_envelope": serde_json::to_value(&dead).unwrap_or_default(), "p_reason": message,
+                })).await.map_err(|e| e.to_string())?;
+            }
+            Ok(Next::Ack)
+        }
+    }
+}

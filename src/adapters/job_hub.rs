@@ -1,0 +1,65 @@
+//! The Worker's client for the account's JobHub Durable Object. The object id is derived from the
+//! account id, and nothing but this module builds requests to it.
+
+use crate::durable_objects::job_hub::BINDING;
+use crate::log;
+use serde_json::{json, Value};
+use worker::{Env, Method, Request, RequestInit, Response, Stub};
+
+pub struct JobHubClient {
+    stub: Stub,
+}
+
+impl JobHubClient {
+    pub fn for_account(env: &Env, account_id: &str) -> worker::Result<JobHubClient> {
+        let stub = env.durable_object(BINDING)?.id_from_name(account_id)?.get_stub()?;
+        Ok(JobHubClient { stub })
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> worker::Result<Response> {
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.to_string().into()));
+        let req = Request::new_with_init(&format!("https://jobhub{path}"), &init)?;
+        self.stub.fetch_with_request(req).await
+    }
+
+    /// Sends a job row's new state to its subscribers. Best effort: the database is the record, so a
+    /// failure here is logged, never fatal.
+    pub async fn publish(&self, job: &Value, request_id: &str) {
+        match self.post("/publish", &json!({ "job": job })).await {
+            Ok(r) if r.status_code() == 200 => {}
+            Ok(r) => log::warn("jobhub: publish refused", json!({ "request_id": request_id, "status": r.status_code(), "job_id": job["id"] })),
+            Err(e) => log::warn("jobhub: publish failed", json!({ "request_id": request_id, "error": e.to_string(), "job_id": job["id"] })),
+        }
+    }
+
+    pub async fn request_cancel(&self, job_id: &str) -> worker::Result<()> {
+        let r = self.post("/cancel", &json!({ "job_id": job_id })).await?;
+        if r.status_code() == 200 {
+            Ok(())
+        } else {
+            Err(worker::Error::RustError(format!("jobhub cancel: HTTP {}", r.status_code())))
+        }
+    }
+
+    /// Whether cancellation was requested. An unreachable JobHub reads as "not cancelled": the database's
+    /// `cancel_requested_at` still stops the job at its next start.
+    pub async fn is_cancelled(&self, job_id: &str) -> bool {
+        match self.post("/cancelled", &json!({ "job_id": job_id })).await {
+            Ok(mut r) => r.json::<Value>().await.map(|v| v["cancelled"] == true).unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    pub async fn state(&self, job_id: &str) -> Option<Value> {
+        let mut r = self.post("/state", &json!({ "job_id": job_id })).await.ok()?;
+        (r.status_code() == 200).then_some(())?;
+        r.json().await.ok()
+    }
+
+    /// Opens an SSE stream (`/events` for one job, `/stream` for all). The object's response is returned
+    /// as is: 200 with the stream, or 429 when the account is at its stream limit.
+    pub async fn open(&self, path: &str, body: &Value) -> worker::Result<Response> {
+        self.post(path, body).await
+    }
+}
