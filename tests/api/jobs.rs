@@ -326,3 +326,17 @@ async fn the_stuck_job_sweep_fails_old_jobs_once_and_subscribers_see_it() {
     let job = wait_status(stack, &t.access_token, &id, &["FAILED"]).await;
     assert_eq!(job["failure_reason"], "stuck");
 }
+
+#[tokio::test]
+async fn an_idle_stream_is_pinged_at_least_every_fifteen_seconds() {
+    let stack = spawn_stack();
+    let t = stack.token_for(&unique_email("ping")).await.access_token;
+    let (_, c) = SseClient::open(&stack.url("/api/v1/jobs/stream"), &t, None).await;
+    let mut c = c.unwrap();
+    assert!(c.wait_connected(WAIT).await);
+    let before = c.comments;
+    // No job frames will come; reading until the deadline collects the comments that arrive.
+    assert!(c.next_frame(Duration::from_secs(17)).await.is_none());
+    assert!(c.comments > before, "a `: ping` comment arrived within 17 s");
+    assert!(!c.ended, "/jobs/stream stays open");
+}
