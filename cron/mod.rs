@@ -49,9 +49,33 @@ pub async fn dispatch(event: &ScheduledEvent, env: Env) {
     let db = ServiceDb::new(&cfg, ServiceRole::for_cron(event));
     crate::log::info("cron: triggered", json!({ "cron": cron, "job": format!("{job:?}") }));
     match job {
-        CronJob::SweepStuckJobs => sweep_stuck_jobs(&cfg, &db, &env).await,
+        CronJob::SweepStuckJobs => {
+            sweep_stuck_jobs(&cfg, &db, &env).await;
+            redrive_webhooks(&cfg, &db).await;
+        }
         // Usage reporting, reconciliation, renewal and retention arrive with the cron issue.
         CronJob::ReportUsage | CronJob::Daily => {}
+    }
+}
+
+/// Applies Stripe events the webhook endpoint stored because the queue refused them. Idempotent: each
+/// apply function takes over the stored row once.
+async fn redrive_webhooks(cfg: &Config, db: &ServiceDb) {
+    let events = match db.rpc_json("pending_webhook_events", &json!({ "p_limit": 100 })).await {
+        Ok(Value::Array(a)) => a,
+        Ok(_) => return,
+        Err(e) => {
+            crate::log::error("cron: webhook re-drive could not list events", json!({ "error": e.to_string() }));
+            return;
+        }
+    };
+    for event in &events {
+        if let Err(e) = crate::queues::stripe_webhooks::apply(event, cfg, db).await {
+            crate::log::warn("cron: webhook re-drive failed; next run retries", json!({ "event_id": event["id"], "error": e }));
+        }
+    }
+    if !events.is_empty() {
+        crate::log::info("cron: webhook re-drive finished", json!({ "events": events.len() }));
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod dead_letters;
 pub mod jobs;
+pub mod stripe_webhooks;
 
 use crate::adapters::postgrest::{ServiceDb, ServiceRole};
 use crate::config::Config;
@@ -64,7 +65,13 @@ pub async fn dispatch(batch: MessageBatch<serde_json::Value>, env: Env) {
         Some((JOBS, false)) => {
             join_all(batch.raw_iter().map(|m| jobs::handle(m, &env, &cfg, &db))).await;
         }
-        Some((JOBS, true)) => {
+        Some((STRIPE_WEBHOOKS, false)) => {
+            // One at a time, in delivery order: ordering is not guaranteed, but there is no need to race.
+            for m in batch.raw_iter() {
+                stripe_webhooks::handle(m, &cfg, &db).await;
+            }
+        }
+        Some((_, true)) => {
             join_all(batch.raw_iter().map(|m| dead_letters::handle(m, &queue, &env, &db))).await;
         }
         logical => {

@@ -3,6 +3,7 @@
 //! Every name is a constant here; secrets live in [`Secret`], which never prints its value. A missing
 //! required value is a [`ConfigError`] naming it, answered as an opaque 500 and logged by name.
 
+use crate::domain::billing::{parse_credit_packs, CreditPack, PriceMap};
 use crate::domain::cors::CorsPolicy;
 use crate::domain::jwks_cache::Policy as JwksPolicy;
 use crate::domain::ssrf::{DenyList, DEFAULT_DENY};
@@ -27,6 +28,11 @@ pub const JOB_RETRY_BASE_SECS: &str = "JOB_RETRY_BASE_SECS";
 pub const JOB_RETRY_MAX_SECS: &str = "JOB_RETRY_MAX_SECS";
 pub const STUCK_PENDING_SECS: &str = "STUCK_PENDING_SECS";
 pub const STUCK_RUNNING_SECS: &str = "STUCK_RUNNING_SECS";
+pub const STRIPE_SECRET_KEY: &str = "STRIPE_SECRET_KEY";
+pub const STRIPE_WEBHOOK_SECRET: &str = "STRIPE_WEBHOOK_SECRET";
+pub const STRIPE_API_BASE: &str = "STRIPE_API_BASE";
+pub const STRIPE_PRICE_PLANS: &str = "STRIPE_PRICE_PLANS";
+pub const CREDIT_PACKS: &str = "CREDIT_PACKS";
 
 /// Default request body cap: generous for JSON job payloads, small enough to refuse abuse early.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
@@ -89,6 +95,13 @@ pub struct Config {
     pub job_retry_max_secs: u32,
     pub stuck_pending_secs: u32,
     pub stuck_running_secs: u32,
+    /// Stripe API key; billing routes answer 503 without it.
+    pub stripe_secret_key: Option<Secret>,
+    /// Webhook signing secrets (comma-separated in the variable: several while rotating).
+    pub stripe_webhook_secrets: Vec<Secret>,
+    pub stripe_api_base: String,
+    pub price_plans: PriceMap,
+    pub credit_packs: Vec<CreditPack>,
 }
 
 fn get(env: &Env, name: &str) -> Option<String> {
@@ -158,7 +171,18 @@ impl Config {
         };
         let ssrf_deny = DenyList::parse(&deny_src)
             .ok_or(ConfigError::Invalid { name: SSRF_DENY_CIDRS, reason: "expected comma-separated CIDRs".into() })?;
+        let price_plans = PriceMap::parse(&get(env, STRIPE_PRICE_PLANS).unwrap_or_default())
+            .ok_or(ConfigError::Invalid { name: STRIPE_PRICE_PLANS, reason: "expected price_id:PLAN pairs".into() })?;
+        let credit_packs = parse_credit_packs(&get(env, CREDIT_PACKS).unwrap_or_default())
+            .ok_or(ConfigError::Invalid { name: CREDIT_PACKS, reason: "expected name:price_id:credits triples".into() })?;
         Ok(Config {
+            stripe_secret_key: get(env, STRIPE_SECRET_KEY).map(Secret::new),
+            stripe_webhook_secrets: get(env, STRIPE_WEBHOOK_SECRET)
+                .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect())
+                .unwrap_or_default(),
+            stripe_api_base: get(env, STRIPE_API_BASE).unwrap_or_else(|| "https://api.stripe.com".into()).trim_end_matches('/').to_string(),
+            price_plans,
+            credit_packs,
             ssrf_deny,
             job_retry_base_secs: number(env, JOB_RETRY_BASE_SECS, 5.0)?.max(1.0) as u32,
             job_retry_max_secs: number(env, JOB_RETRY_MAX_SECS, 300.0)?.max(1.0) as u32,

@@ -42,10 +42,10 @@ grant execute on function private.resolve_account(uuid) to authenticated;
 
 -- Submits a job. Outcomes: {"outcome":"created"|"existing", "job":{...}}; raises duplicate_job (detail
 -- {"job_id"}) when the same task with the same payload is PENDING or RUNNING for the account within
--- 5 minutes. BILLING SEAM: quota and credit checks go here, in this same transaction.
+-- 5 minutes. BILLING SEAM: private.charge_submission (quota and credits) runs in this same transaction.
 create function public.submit_job(
   p_task_type text, p_payload jsonb, p_max_attempts integer, p_correlation_id text,
-  p_idempotency_key text default null, p_account_id uuid default null, p_credit_cost integer default 0
+  p_idempotency_key text default null, p_account_id uuid default null
 ) returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
@@ -70,9 +70,10 @@ begin
     raise exception using errcode = 'P0001', message = 'duplicate_job',
       detail = json_build_object('job_id', existing.id)::text;
   end if;
-  insert into public.jobs (account_id, user_id, task_type, payload, max_attempts, correlation_id, idempotency_key, credit_cost)
-    values (acct, (select auth.uid()), p_task_type, p_payload, p_max_attempts, p_correlation_id, p_idempotency_key, p_credit_cost)
+  insert into public.jobs (account_id, user_id, task_type, payload, max_attempts, correlation_id, idempotency_key)
+    values (acct, (select auth.uid()), p_task_type, p_payload, p_max_attempts, p_correlation_id, p_idempotency_key)
     returning * into created;
+  created := private.charge_submission(created);
   return jsonb_build_object('outcome', 'created', 'job', to_jsonb(created));
 end
 $$;
@@ -90,6 +91,10 @@ begin
   return public.job_finish(p_job_id, 'FAILED', null, 'the job could not be queued', 'task_error');
 end
 $$;
+
+-- The billing seam: no-op until the billing migration replaces it with the quota and credit checks.
+create function private.charge_submission(j public.jobs) returns public.jobs
+language sql as $$ select j $$;
 
 -- Lists the active account's jobs, newest first: {"total", "items"}.
 create function public.list_jobs(
@@ -255,14 +260,14 @@ begin
 end
 $$;
 
-revoke all on function public.submit_job(text, jsonb, integer, text, text, uuid, integer) from public, anon;
+revoke all on function public.submit_job(text, jsonb, integer, text, text, uuid) from public, anon;
 revoke all on function public.list_jobs(integer, integer, text, text, uuid) from public, anon;
 revoke all on function public.fail_unqueued_job(uuid) from public, anon;
 grant execute on function public.fail_unqueued_job(uuid) to authenticated;
 revoke all on function public.get_job(uuid) from public, anon;
 revoke all on function public.cancel_job(uuid) from public, anon;
 revoke all on function public.stream_context(uuid, uuid) from public, anon;
-grant execute on function public.submit_job(text, jsonb, integer, text, text, uuid, integer) to authenticated;
+grant execute on function public.submit_job(text, jsonb, integer, text, text, uuid) to authenticated;
 grant execute on function public.list_jobs(integer, integer, text, text, uuid) to authenticated;
 grant execute on function public.get_job(uuid) to authenticated;
 grant execute on function public.cancel_job(uuid) to authenticated;

@@ -8,6 +8,9 @@ insert into auth.users (id, email) values ('dddddddd-0000-4000-8000-000000000004
 create temp table t as select
   (select id from public.accounts where personal_owner_id = 'dddddddd-0000-4000-8000-000000000004') as acct,
   gen_random_uuid() as job1, gen_random_uuid() as job2;
+-- Start from an empty ledger (new accounts get their plan's credits at signup; covered in 30_jobs).
+delete from public.credit_transactions where account_id = (select acct from t);
+update public.credit_balances set balance = 0 where account_id = (select acct from t);
 insert into public.jobs (id, account_id, task_type, correlation_id) select job1, acct, 'http.request', 'c1' from t;
 insert into public.jobs (id, account_id, task_type, correlation_id) select job2, acct, 'http.request', 'c2' from t;
 

@@ -2,7 +2,7 @@
 -- refunds on failure, the stuck sweep, dead letters.
 begin;
 create extension if not exists pgtap;
-select plan(23);
+select plan(26);
 
 insert into auth.users (id, email) values ('eeeeeeee-0000-4000-8000-000000000005', 'e@example.test'),
                                           ('ffffffff-0000-4000-8000-000000000006', 'f@example.test');
@@ -16,6 +16,8 @@ insert into ctx select 'j1', public.submit_job('http.request', '{"url":"https://
 select is((select v ->> 'outcome' from ctx where k = 'j1'), 'created', 'a first submission creates a job');
 select is((select v -> 'job' ->> 'status' from ctx where k = 'j1'), 'PENDING', 'new jobs are PENDING');
 select is((select v -> 'job' ->> 'correlation_id' from ctx where k = 'j1'), 'corr-1', 'the correlation id is kept');
+select is((select (v -> 'job' ->> 'credit_cost')::int from ctx where k = 'j1'), 1, 'submission charges the task type''s credit cost');
+select is((select balance from public.credit_balances), 99::bigint, 'a new account got its plan''s 100 credits, minus this job''s 1');
 select is(public.submit_job('http.request', '{"url":"https://other.test"}', 3, 'corr-2', 'key-1') -> 'job' ->> 'id',
           (select v -> 'job' ->> 'id' from ctx where k = 'j1'), 'the same Idempotency-Key returns the same job');
 select throws_ok($$select public.submit_job('http.request', '{"url":"https://a.test"}', 3, 'corr-3')$$,
@@ -32,6 +34,8 @@ select is(public.get_job((select (v -> 'job' ->> 'id')::uuid from ctx where k = 
 select throws_ok(format('select public.cancel_job(%L)', (select v -> 'job' ->> 'id' from ctx where k = 'j1')),
           'P0001', 'not_found', 'another user cannot cancel the job');
 select throws_ok($$select public.job_start(gen_random_uuid())$$, '42501', null, 'users cannot move jobs through states');
+select throws_ok($$select public.submit_job('browser.extract_text', '{"url":"https://a.test"}', 3, 'corr-x')$$,
+          'P0001', 'feature_disabled', 'a task type outside the plan is refused');
 
 -- Back to the owner: cancel a PENDING job at once.
 select set_config('request.jwt.claims', '{"sub":"eeeeeeee-0000-4000-8000-000000000005","role":"authenticated"}', true);
@@ -44,7 +48,6 @@ reset role;
 -- The consumer's transitions (service role).
 insert into ctx select 'j2', to_jsonb(j) from public.jobs j where correlation_id = 'corr-4';
 select public.grant_credits(account_id, 5, 'grant', 'jobs-test') from public.jobs where correlation_id = 'corr-4';
-select public.deduct_credits(account_id, id, 2) from public.jobs where correlation_id = 'corr-4';
 set local role service_role;
 select is((public.job_start((select (v ->> 'id')::uuid from ctx where k = 'j2')) ->> 'attempts')::int, 1, 'start counts an attempt');
 select is(public.job_retry((select (v ->> 'id')::uuid from ctx where k = 'j2'), 'HTTP 503') ->> 'status', 'PENDING', 'a retry goes back to PENDING');
@@ -56,7 +59,7 @@ select is(public.job_finish((select (v ->> 'id')::uuid from ctx where k = 'j2'),
 select is((public.job_start((select (v ->> 'id')::uuid from ctx where k = 'j2')) ->> 'attempts')::int, 2, 'a duplicate delivery of a finished job changes nothing');
 reset role;
 select is((select balance from public.credit_balances b join public.jobs j on j.account_id = b.account_id where j.correlation_id = 'corr-4'),
-          5::bigint, 'a failed job refunds its credits');
+          105::bigint, 'failed and cancelled jobs refund their credits (100 at signup + 5 granted)');
 
 -- Stuck sweep.
 insert into public.jobs (account_id, task_type, correlation_id, updated_at)

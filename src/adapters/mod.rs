@@ -2,3 +2,4 @@
 
 pub mod job_hub;
 pub mod postgrest;
+pub mod stripe;

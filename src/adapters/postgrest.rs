@@ -88,6 +88,12 @@ impl From<DbError> for ApiError {
                     "duplicate_job" => ApiError::DuplicateJob {
                         job_id: details["job_id"].as_str().unwrap_or_default().to_string(),
                     },
+                    "plan_limit_exceeded" => ApiError::PlanLimitExceeded { details },
+                    "insufficient_credits" => ApiError::InsufficientCredits { details },
+                    "feature_disabled" => ApiError::FeatureDisabled {
+                        message: "this task type is not included in the account's plan".into(),
+                        details,
+                    },
                     _ => ApiError::Internal(e.to_string()),
                 }
             }
@@ -174,6 +180,9 @@ impl ServiceRole {
     pub fn for_cron(_event: &worker::ScheduledEvent) -> ServiceRole {
         ServiceRole(())
     }
+    pub fn for_verified_webhook(_event: &crate::api::billing::VerifiedEvent) -> ServiceRole {
+        ServiceRole(())
+    }
 }
 
 /// The service-role client: bypasses row-level security. Only obtainable with a [`ServiceRole`].
@@ -211,6 +220,11 @@ mod tests {
         let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"duplicate_job","details":"{\"job_id\": \"j1\"}"}"#).into();
         assert_eq!((e.status(), e.code()), (409, "duplicate_job"));
         assert_eq!(e.details()["job_id"], "j1");
+        let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"insufficient_credits","details":"{\"required\": 1, \"balance\": 0}"}"#).into();
+        assert_eq!((e.status(), e.code()), (402, "insufficient_credits"));
+        assert_eq!(e.details()["required"], 1);
+        let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"plan_limit_exceeded","details":"{\"limit\": 100, \"used\": 100, \"resets_at\": \"x\"}"}"#).into();
+        assert_eq!((e.status(), e.code()), (402, "plan_limit_exceeded"));
         let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"not_found"}"#).into();
         assert_eq!(e.status(), 404);
         let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"conflict","details":"{\"status\":\"COMPLETED\"}"}"#).into();

@@ -53,9 +53,6 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
         "p_payload": submission.payload,
         "p_max_attempts": submission.max_attempts,
         "p_correlation_id": ctx.request_id,
-        // BILLING SEAM: the billing issue passes the task's credit cost (and the quota check happens in
-        // submit_job's transaction).
-        "p_credit_cost": 0,
     });
     if let Some(k) = &idempotency_key {
         args["p_idempotency_key"] = Value::from(k.as_str());

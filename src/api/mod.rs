@@ -1,5 +1,6 @@
 //! The HTTP API, one module per resource. [`handle`] maps a matched route to its handler.
 
+pub mod billing;
 pub mod health;
 pub mod jobs;
 pub mod me;
@@ -24,6 +25,8 @@ pub async fn handle(route: Route, req: &mut Request, ctx: &RequestCtx<'_>) -> Re
     match route {
         Route::Health => health::get(ctx).await,
         Route::OpenApi => openapi::get(),
+        Route::BillingWebhook => billing::webhook(req, ctx).await,
+        Route::CreditsPricing => billing::pricing(ctx).await,
         route => {
             let who = caller(req, ctx).await?;
             match route {
@@ -35,7 +38,13 @@ pub async fn handle(route: Route, req: &mut Request, ctx: &RequestCtx<'_>) -> Re
                 Route::JobProgress => jobs::progress(ctx, &who).await,
                 Route::JobCancel => jobs::cancel(ctx, &who).await,
                 Route::JobEvents => jobs::events(req, ctx, &who).await,
-                Route::Health | Route::OpenApi => Err(ApiError::NotFound),
+                Route::Billing => billing::get(ctx, &who).await,
+                Route::BillingCheckout => billing::checkout(req, ctx, &who).await,
+                Route::BillingPortal => billing::portal(req, ctx, &who).await,
+                Route::Usage => billing::usage(ctx, &who).await,
+                Route::CreditsBalance => billing::balance(ctx, &who).await,
+                Route::CreditsTransactions => billing::transactions(req, ctx, &who).await,
+                Route::Health | Route::OpenApi | Route::BillingWebhook | Route::CreditsPricing => Err(ApiError::NotFound),
             }
         }
     }

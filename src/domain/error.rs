@@ -23,6 +23,15 @@ pub enum ApiError {
     Conflict { message: String },
     #[error("duplicate job {job_id}")]
     DuplicateJob { job_id: String },
+    /// 402 `plan_limit_exceeded` (`details`: limit, used, resets_at).
+    #[error("plan limit exceeded")]
+    PlanLimitExceeded { details: Value },
+    /// 402 `insufficient_credits` (`details`: required, balance).
+    #[error("insufficient credits")]
+    InsufficientCredits { details: Value },
+    /// 403 `feature_disabled`.
+    #[error("feature disabled: {message}")]
+    FeatureDisabled { message: String, details: Value },
     #[error("payload too large (limit {limit} bytes)")]
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type")]
@@ -57,6 +66,8 @@ impl ApiError {
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict { .. } | ApiError::DuplicateJob { .. } => 409,
+            ApiError::PlanLimitExceeded { .. } | ApiError::InsufficientCredits { .. } => 402,
+            ApiError::FeatureDisabled { .. } => 403,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::RateLimited { .. } => 429,
@@ -74,6 +85,9 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { .. } => "conflict",
             ApiError::DuplicateJob { .. } => "duplicate_job",
+            ApiError::PlanLimitExceeded { .. } => "plan_limit_exceeded",
+            ApiError::InsufficientCredits { .. } => "insufficient_credits",
+            ApiError::FeatureDisabled { .. } => "feature_disabled",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -92,6 +106,9 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method not allowed for this resource".into(),
             ApiError::Conflict { message } => message.clone(),
             ApiError::DuplicateJob { .. } => "the same job is already in flight".into(),
+            ApiError::PlanLimitExceeded { .. } => "the plan's job quota for this period is used up".into(),
+            ApiError::InsufficientCredits { .. } => "not enough credits for this task".into(),
+            ApiError::FeatureDisabled { message, .. } => message.clone(),
             ApiError::PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
             ApiError::UnsupportedMediaType => "expected Content-Type: application/json".into(),
             ApiError::RateLimited { .. } => "too many requests".into(),
@@ -108,6 +125,8 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
             ApiError::MethodNotAllowed { allow } => json!({ "allow": allow }),
             ApiError::DuplicateJob { job_id } => json!({ "job_id": job_id }),
+            ApiError::PlanLimitExceeded { details } | ApiError::InsufficientCredits { details } => details.clone(),
+            ApiError::FeatureDisabled { details, .. } => details.clone(),
             ApiError::RateLimited { retry_after_secs } => json!({ "retry_after_secs": retry_after_secs }),
             _ => json!({}),
         }

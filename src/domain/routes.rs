@@ -17,6 +17,14 @@ pub enum Route {
     JobProgress,
     JobCancel,
     JobEvents,
+    BillingWebhook,
+    Billing,
+    BillingCheckout,
+    BillingPortal,
+    Usage,
+    CreditsBalance,
+    CreditsTransactions,
+    CreditsPricing,
 }
 
 
@@ -79,6 +87,14 @@ const TABLE: &[Entry] = &[
     Entry { pattern: &["api", "v1", "jobs", "{id}", "progress"], method: Method::Get, route: Route::JobProgress },
     Entry { pattern: &["api", "v1", "jobs", "{id}", "cancel"], method: Method::Post, route: Route::JobCancel },
     Entry { pattern: &["api", "v1", "jobs", "{id}", "events"], method: Method::Get, route: Route::JobEvents },
+    Entry { pattern: &["api", "v1", "billing", "webhooks"], method: Method::Post, route: Route::BillingWebhook },
+    Entry { pattern: &["api", "v1", "billing"], method: Method::Get, route: Route::Billing },
+    Entry { pattern: &["api", "v1", "billing", "checkout"], method: Method::Post, route: Route::BillingCheckout },
+    Entry { pattern: &["api", "v1", "billing", "portal"], method: Method::Post, route: Route::BillingPortal },
+    Entry { pattern: &["api", "v1", "usage"], method: Method::Get, route: Route::Usage },
+    Entry { pattern: &["api", "v1", "credits", "balance"], method: Method::Get, route: Route::CreditsBalance },
+    Entry { pattern: &["api", "v1", "credits", "transactions"], method: Method::Get, route: Route::CreditsTransactions },
+    Entry { pattern: &["api", "v1", "credits", "pricing"], method: Method::Get, route: Route::CreditsPricing },
 ];
 
 /// A matched route with its path parameters, in pattern order.

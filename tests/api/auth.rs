@@ -45,7 +45,7 @@ async fn me_describes_the_caller_with_an_es256_token() {
     assert_eq!(d["account"]["plan"], "FREE", "a new user's personal account starts on FREE");
     assert_eq!(d["account"]["status"], "active");
     assert!(uuid::Uuid::parse_str(d["account"]["id"].as_str().unwrap()).is_ok());
-    assert_eq!(d["credits"]["balance"], 0);
+    assert_eq!(d["credits"]["balance"], 100, "a new account starts with the FREE plan's monthly credits");
 }
 
 #[tokio::test]

@@ -27,6 +27,16 @@ async fn concurrent_deductions_never_overdraw_the_balance() {
     let me = stack.get_as("/api/v1/me", &tok.access_token).await;
     let account = me.body["data"]["account"]["id"].as_str().unwrap().to_string();
 
+    // Start from zero (new accounts get their plan's credits at signup).
+    let r = http()
+        .patch(format!("{}/credit_balances?account_id=eq.{account}", stack.info.postgrest_url))
+        .header("apikey", &stack.info.service_role_key)
+        .bearer_auth(&stack.info.service_role_key)
+        .json(&json!({"balance": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
     let (s, _) = service_post(stack, "/rpc/grant_credits",
         json!({"p_account_id": account, "p_amount": 10, "p_kind": "grant", "p_reference": format!("test-{account}")})).await;
     assert_eq!(s, 200);

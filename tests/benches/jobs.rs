@@ -79,6 +79,14 @@ async fn main() {
     let concurrent = env_usize("BENCH_JOBS_CONCURRENT", 300);
     let stack = Stack::start(&[]);
     let token = stack.token_for(&unique_email("bench-jobs")).await.access_token;
+    // The run exceeds FREE's quota and credits: put the account on ENTERPRISE with enough credits.
+    let me = stack.get_as("/api/v1/me", &token).await;
+    let account = me.body["data"]["account"]["id"].as_str().unwrap().to_string();
+    let r = stack.service(reqwest::Method::PATCH, &format!("/accounts?id=eq.{account}")).json(&json!({"plan": "ENTERPRISE"})).send().await.unwrap();
+    assert!(r.status().is_success());
+    let r = stack.service(reqwest::Method::POST, "/rpc/grant_credits")
+        .json(&json!({"p_account_id": account, "p_amount": 100000, "p_kind": "adjustment", "p_reference": "bench"})).send().await.unwrap();
+    assert!(r.status().is_success());
     round(&stack, &token, 5, 1).await; // warm-up
     println!("jobs benchmark: trivial http.request, submit -> COMPLETED frame on /api/v1/jobs/stream, through wrangler dev");
     println!("{:<14} {:>6} {:>8} {:>9} {:>9} {:>9}", "submitters", "jobs", "jobs/s", "p50 ms", "p99 ms", "max ms");

@@ -121,6 +121,15 @@ impl Stack {
         v["kid"].as_str().expect("kid").to_string()
     }
 
+    /// A request to PostgREST as the service role (test arrangement and inspection only).
+    pub fn service(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        http()
+            .request(method, format!("{}{}", self.info.postgrest_url, path))
+            .header("apikey", &self.info.service_role_key)
+            .bearer_auth(&self.info.service_role_key)
+            .header("Prefer", "return=representation")
+    }
+
     /// `GET path` with a bearer token.
     pub async fn get_as(&self, path: &str, token: &str) -> ApiResponse {
         ApiResponse::from(http().get(self.url(path)).bearer_auth(token).send().await.expect("worker reachable")).await
@@ -218,5 +227,6 @@ where
     }
 }
 
+pub mod fake_stripe;
 pub mod sse;
 pub mod target;
