@@ -362,3 +362,31 @@ async fn a_completed_job_is_counted_in_usage() {
     .await;
     assert_eq!(usage.body["data"]["by_task_type"], json!({"http.request": 1}));
 }
+
+#[tokio::test]
+async fn the_stripe_client_retries_429_and_5xx_with_one_idempotency_key_and_never_retries_4xx() {
+    let u = user("retry").await;
+    let checkout = |marker: &'static str| {
+        let token = u.token.clone();
+        async move {
+            let body = json!({"plan": "PRO", "success_url": format!("http://allowed.test/{marker}"), "cancel_url": "http://allowed.test/no"});
+            ApiResponse::from(http().post(stack().url("/api/v1/billing/checkout")).bearer_auth(&token).json(&body).send().await.unwrap()).await
+        }
+    };
+    let attempts_for = |marker: &str| {
+        let reqs: Vec<_> = fake().requests().into_iter()
+            .filter(|q| q.field("client_reference_id") == Some(u.account.as_str()) && q.field("success_url").is_some_and(|s| s.ends_with(marker)))
+            .collect();
+        let keys: std::collections::HashSet<_> = reqs.iter().filter_map(|q| q.headers.get("idempotency-key").cloned()).collect();
+        (reqs.len(), keys.len())
+    };
+    let r = checkout("stripe-500-twice").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(attempts_for("stripe-500-twice"), (3, 1), "two 500s retried, all with one Idempotency-Key");
+    let r = checkout("stripe-429-once").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(attempts_for("stripe-429-once"), (2, 1));
+    let r = checkout("stripe-400").await;
+    r.assert_error(500, "internal_error");
+    assert_eq!(attempts_for("stripe-400"), (1, 1), "a 4xx is never retried");
+}

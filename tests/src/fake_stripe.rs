@@ -1,6 +1,9 @@
 //! A local fake of the only Stripe endpoints the project calls (`POST /v1/checkout/sessions`,
 //! `POST /v1/billing_portal/sessions`). It records every request (path, headers, decoded form) and
 //! answers with Stripe's object shapes. The Worker reaches it through `STRIPE_API_BASE`.
+//! Failure injection, by a marker in the form's `success_url`: `stripe-500-twice` answers 500 to the
+//! first two requests with the same Idempotency-Key; `stripe-429-once` answers 429 once; `stripe-400`
+//! always answers 400.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -79,9 +82,26 @@ async fn serve(mut sock: tokio::net::TcpStream, requests: Arc<Mutex<Vec<Recorded
     let body = &buf[head_end..(head_end + len).min(buf.len())];
     let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let authorized = headers.get("authorization").is_some_and(|a| a.starts_with("Bearer sk_test_"));
-    requests.lock().unwrap().push(Recorded { path: path.clone(), headers, form });
+    let success_url = form.iter().find(|(k, _)| k == "success_url").map(|(_, v)| v.clone()).unwrap_or_default();
+    let key = headers.get("idempotency-key").cloned().unwrap_or_default();
+    let seen = {
+        let mut r = requests.lock().unwrap();
+        r.push(Recorded { path: path.clone(), headers, form });
+        r.iter().filter(|q| q.headers.get("idempotency-key") == Some(&key)).count()
+    };
+    let injected = if success_url.contains("stripe-500-twice") && seen <= 2 {
+        Some((500, "api_error"))
+    } else if success_url.contains("stripe-429-once") && seen <= 1 {
+        Some((429, "rate_limit_error"))
+    } else if success_url.contains("stripe-400") {
+        Some((400, "invalid_request_error"))
+    } else {
+        None
+    };
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let (status, json) = if !authorized {
+    let (status, json) = if let Some((status, kind)) = injected {
+        (status, serde_json::json!({"error": {"type": kind, "message": "injected by the fake"}}))
+    } else if !authorized {
         (401, serde_json::json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}))
     } else {
         match path.as_str() {
