@@ -52,7 +52,8 @@ pub struct RequestCtx<'a> {
     pub params: Vec<String>,
 }
 
-fn header(req: &Request, name: &str) -> Option<String> {
+/// A request header's value, if present and readable.
+pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 

@@ -8,9 +8,9 @@ use crate::domain::body;
 use crate::domain::envelope::Pagination;
 use crate::domain::error::ApiError;
 use crate::domain::jobs::ListQuery;
-use crate::domain::jwt::ActiveAccount;
 use crate::domain::stripe_signature::{self as sig, SignatureError};
-use crate::http::{read_body, Reply, RequestCtx};
+use crate::api::with_account;
+use crate::http::{header, read_body, Reply, RequestCtx};
 use crate::{log, platform};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -19,9 +19,6 @@ use worker::Request;
 /// The queue producer binding for verified Stripe events.
 pub const WEBHOOK_QUEUE_BINDING: &str = "STRIPE_WEBHOOKS_QUEUE";
 
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
-}
 
 /// A Stripe event whose signature verified. Only [`webhook`] constructs it.
 pub struct VerifiedEvent {
@@ -80,13 +77,6 @@ pub async fn webhook(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, A
     }
     log::info("webhook: accepted", json!({ "request_id": ctx.request_id, "event_id": event.id, "type": event.kind }));
     Ok(Reply::ok(json!({ "received": true })))
-}
-
-fn with_account(mut args: Value, who: &Authenticated) -> Value {
-    if let ActiveAccount::Selected(id) = &who.principal.account {
-        args["p_account_id"] = Value::from(id.hyphenated().to_string());
-    }
-    args
 }
 
 async fn overview(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Value, ApiError> {

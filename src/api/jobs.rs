@@ -8,23 +8,12 @@ use crate::domain::body;
 use crate::domain::envelope::Pagination;
 use crate::domain::error::ApiError;
 use crate::domain::jobs::{self, EnvelopeMeta, JobEnvelope, ListQuery, SubmitJob};
-use crate::domain::jwt::ActiveAccount;
-use crate::http::{read_body, Reply, RequestCtx};
+use crate::api::with_account;
+use crate::http::{header, read_body, Reply, RequestCtx};
 use crate::{log, platform};
 use serde_json::{json, Value};
 use worker::Request;
 
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
-}
-
-/// Adds `p_account_id` when the caller selected an account (omitted otherwise: the SQL default applies).
-fn with_account(mut args: Value, who: &Authenticated) -> Value {
-    if let ActiveAccount::Selected(id) = &who.principal.account {
-        args["p_account_id"] = Value::from(id.hyphenated().to_string());
-    }
-    args
-}
 
 fn job_id(ctx: &RequestCtx<'_>) -> Result<String, ApiError> {
     let raw = ctx.params.first().ok_or(ApiError::NotFound)?;

@@ -6,18 +6,14 @@
 use crate::adapters::postgrest::{Db, DbError};
 use crate::auth::Authenticated;
 use crate::domain::error::ApiError;
-use crate::domain::jwt::ActiveAccount;
+use crate::api::with_account;
 use crate::http::{Reply, RequestCtx};
 use serde_json::{json, Value};
 
 pub async fn get(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
-    // Omitted rather than null for the personal account: the SQL default applies (and postrust, unlike
-    // PostgREST, passes a JSON null to a uuid parameter as "").
-    let args = match &who.principal.account {
-        ActiveAccount::Personal => json!({}),
-        ActiveAccount::Selected(id) => json!({ "p_account_id": id.hyphenated().to_string() }),
-    };
-    let body = Db::as_user(ctx.cfg, &who.token).rpc("me", &args).await?;
+    // The account argument is omitted rather than null for the personal account: the SQL default applies
+    // (and postrust, unlike PostgREST, passes a JSON null to a uuid parameter as "").
+    let body = Db::as_user(ctx.cfg, &who.token).rpc("me", &with_account(json!({}), who)).await?;
     let me: Value = serde_json::from_str(&body).map_err(|e| ApiError::from(DbError::Decode(e.to_string())))?;
     if me.is_null() {
         return Err(ApiError::NotFound);

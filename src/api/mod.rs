@@ -9,11 +9,16 @@ pub mod openapi;
 use crate::auth;
 use crate::domain::error::ApiError;
 use crate::domain::routes::Route;
-use crate::http::{Reply, RequestCtx};
+use crate::http::{header, Reply, RequestCtx};
 use worker::Request;
 
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
+/// Adds `p_account_id` to an RPC's arguments when the caller selected an account with `X-Account-Id`
+/// (omitted otherwise, so the SQL default, the personal account, applies).
+pub(crate) fn with_account(mut args: serde_json::Value, who: &auth::Authenticated) -> serde_json::Value {
+    if let crate::domain::jwt::ActiveAccount::Selected(id) = &who.principal.account {
+        args["p_account_id"] = serde_json::Value::from(id.hyphenated().to_string());
+    }
+    args
 }
 
 /// Authenticates the caller from `Authorization` (401/503 otherwise) and `X-Account-Id`.
