@@ -70,6 +70,29 @@ impl SseClient {
         }
     }
 
+    /// Waits (with a deadline) until at least `n` comment lines (`: connected`, `: ping`) have arrived;
+    /// returns whether they did. Frames read meanwhile are dropped.
+    pub async fn wait_comments(&mut self, n: u32, deadline: Duration) -> bool {
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            while let Some(pos) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..pos + 2).collect();
+                self.comments += block.lines().filter(|l| l.starts_with(':')).count() as u32;
+            }
+            if self.comments >= n {
+                return true;
+            }
+            match tokio::time::timeout_at(until, self.stream.next()).await {
+                Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(_) => {
+                    self.ended = true;
+                    return false;
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Waits until the server's `: connected` comment arrived (the stream is registered).
     pub async fn wait_connected(&mut self, deadline: Duration) -> bool {
         let until = tokio::time::Instant::now() + deadline;
