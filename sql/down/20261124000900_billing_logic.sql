@@ -8,6 +8,7 @@ drop function if exists public.apply_subscription_event(jsonb, text);
 drop function if exists public.apply_customer_event(jsonb);
 drop function if exists public.apply_checkout_completed(jsonb, integer);
 drop function if exists public.apply_ignored_event(jsonb);
+drop function if exists private.account_or_raise(text, jsonb);
 drop function if exists private.account_for_customer(text, jsonb);
 drop function if exists public.store_webhook_event(jsonb);
 drop function if exists private.record_event(jsonb, text);

@@ -140,6 +140,21 @@ as $$
     (select id from public.accounts where id::text = p_metadata ->> 'account_id'))
 $$;
 
+-- The account of an event's customer, or unknown_customer (P0001): the event is retried (it may have
+-- arrived before the checkout that links the customer) and dead-lettered if it never resolves.
+create function private.account_or_raise(p_customer text, p_metadata jsonb) returns uuid
+language plpgsql stable security definer set search_path = ''
+as $$
+declare
+  acct uuid := private.account_for_customer(p_customer, p_metadata);
+begin
+  if acct is null then
+    raise exception using errcode = 'P0001', message = 'unknown_customer', detail = json_build_object('customer', p_customer)::text;
+  end if;
+  return acct;
+end
+$$;
+
 create function public.apply_ignored_event(p_event jsonb) returns text
 language plpgsql security definer set search_path = ''
 as $$
@@ -212,7 +227,7 @@ as $$
 declare
   s jsonb := p_event -> 'data' -> 'object';
   created timestamptz := to_timestamp((p_event ->> 'created')::bigint);
-  acct uuid := private.account_for_customer(s ->> 'customer', s -> 'metadata');
+  acct uuid;
   item jsonb := s -> 'items' -> 'data' -> 0;
   sub_status text := case when p_event ->> 'type' = 'customer.subscription.deleted' then 'canceled' else s ->> 'status' end;
   live boolean;
@@ -220,9 +235,7 @@ begin
   if not private.record_event(p_event, 'processed') then
     return 'duplicate';
   end if;
-  if acct is null then
-    raise exception using errcode = 'P0001', message = 'unknown_customer', detail = json_build_object('customer', s ->> 'customer')::text;
-  end if;
+  acct := private.account_or_raise(s ->> 'customer', s -> 'metadata');
   insert into public.subscriptions (id, account_id, stripe_customer_id, status, plan, price_id, current_period_start,
                                     current_period_end, cancel_at_period_end, stripe_event_created)
     values (s ->> 'id', acct, s ->> 'customer', sub_status, p_plan, item -> 'price' ->> 'id',
@@ -256,7 +269,7 @@ as $$
 declare
   inv jsonb := p_event -> 'data' -> 'object';
   line jsonb := inv -> 'lines' -> 'data' -> 0;
-  acct uuid := private.account_for_customer(inv ->> 'customer', inv -> 'metadata');
+  acct uuid;
   p_start timestamptz := to_timestamp(coalesce(line -> 'period' ->> 'start', inv ->> 'period_start')::bigint);
   p_end timestamptz := to_timestamp(coalesce(line -> 'period' ->> 'end', inv ->> 'period_end')::bigint);
   pl public.plans;
@@ -264,9 +277,7 @@ begin
   if not private.record_event(p_event, 'processed') then
     return 'duplicate';
   end if;
-  if acct is null then
-    raise exception using errcode = 'P0001', message = 'unknown_customer', detail = json_build_object('customer', inv ->> 'customer')::text;
-  end if;
+  acct := private.account_or_raise(inv ->> 'customer', inv -> 'metadata');
   if p_end > p_start then
     insert into public.usage_counters (account_id, period_start, period_end) values (acct, p_start, p_end)
       on conflict (account_id, period_start) do nothing;
@@ -287,14 +298,12 @@ language plpgsql security definer set search_path = ''
 as $$
 declare
   inv jsonb := p_event -> 'data' -> 'object';
-  acct uuid := private.account_for_customer(inv ->> 'customer', inv -> 'metadata');
+  acct uuid;
 begin
   if not private.record_event(p_event, 'processed') then
     return 'duplicate';
   end if;
-  if acct is null then
-    raise exception using errcode = 'P0001', message = 'unknown_customer', detail = json_build_object('customer', inv ->> 'customer')::text;
-  end if;
+  acct := private.account_or_raise(inv ->> 'customer', inv -> 'metadata');
   update public.accounts set status = 'past_due', updated_at = now() where id = acct;
   return 'applied';
 end
