@@ -20,7 +20,6 @@ use futures_channel::mpsc::{unbounded, UnboundedSender};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::Duration;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
@@ -48,7 +47,7 @@ struct Sub {
 #[durable_object]
 pub struct JobHub {
     state: State,
-    subs: Rc<RefCell<Vec<Sub>>>,
+    subs: RefCell<Vec<Sub>>,
 }
 
 #[derive(Deserialize)]
@@ -203,7 +202,7 @@ impl DurableObject for JobHub {
         if let Err(e) = state.storage().sql().exec(SCHEMA, None) {
             crate::log::error("jobhub: schema creation failed", json!({ "error": e.to_string() }));
         }
-        JobHub { state, subs: Rc::new(RefCell::new(Vec::new())) }
+        JobHub { state, subs: RefCell::new(Vec::new()) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

@@ -2,20 +2,12 @@
 //! and the submission function use): the balance never goes negative and exactly as many deductions as
 //! the balance covers succeed.
 
-use e2e::{http, spawn_stack, unique_email, Stack};
+use e2e::{spawn_stack, unique_email, Stack};
 use futures::future::join_all;
 use serde_json::{json, Value};
 
 async fn service_post(stack: &Stack, path: &str, body: Value) -> (u16, Value) {
-    let r = http()
-        .post(format!("{}{}", stack.info.postgrest_url, path))
-        .header("apikey", &stack.info.service_role_key)
-        .bearer_auth(&stack.info.service_role_key)
-        .header("Prefer", "return=representation")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = stack.service(reqwest::Method::POST, path).json(&body).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -28,10 +20,8 @@ async fn concurrent_deductions_never_overdraw_the_balance() {
     let account = me.body["data"]["account"]["id"].as_str().unwrap().to_string();
 
     // Start from zero (new accounts get their plan's credits at signup).
-    let r = http()
-        .patch(format!("{}/credit_balances?account_id=eq.{account}", stack.info.postgrest_url))
-        .header("apikey", &stack.info.service_role_key)
-        .bearer_auth(&stack.info.service_role_key)
+    let r = stack
+        .service(reqwest::Method::PATCH, &format!("/credit_balances?account_id=eq.{account}"))
         .json(&json!({"balance": 0}))
         .send()
         .await

@@ -119,10 +119,7 @@ async fn a_target_that_always_fails_ends_failed_and_is_recorded_from_the_dead_le
     assert_eq!(job["attempts"], 2);
     assert_eq!(target().hits(&k), 2);
     let recorded = eventually("the dead letter to be recorded", WAIT, || async {
-        let rows: Value = http()
-            .get(format!("{}/dead_letter_jobs?job_id=eq.{id}", stack.info.postgrest_url))
-            .header("apikey", &stack.info.service_role_key)
-            .bearer_auth(&stack.info.service_role_key)
+        let rows: Value = stack.service(reqwest::Method::GET, &format!("/dead_letter_jobs?job_id=eq.{id}"))
             .send().await.unwrap().json().await.unwrap();
         (rows.as_array().map(|a| a.len()) == Some(1)).then_some(rows)
     })
@@ -305,11 +302,7 @@ async fn the_stuck_job_sweep_fails_old_jobs_once_and_subscribers_see_it() {
     let me = stack.get_as("/api/v1/me", &t.access_token).await;
     let account = me.body["data"]["account"]["id"].as_str().unwrap().to_string();
     let old = "2020-01-01T00:00:00Z";
-    let rows: Value = http()
-        .post(format!("{}/jobs", stack.info.postgrest_url))
-        .header("apikey", &stack.info.service_role_key)
-        .bearer_auth(&stack.info.service_role_key)
-        .header("Prefer", "return=representation")
+    let rows: Value = stack.service(reqwest::Method::POST, "/jobs")
         .json(&json!({"account_id": account, "task_type": "http.request", "correlation_id": "stuck-test", "created_at": old, "updated_at": old}))
         .send().await.unwrap().json().await.unwrap();
     let id = rows[0]["id"].as_str().expect("inserted").to_string();

@@ -95,22 +95,6 @@ impl SseClient {
 
     /// Waits until the server's `: connected` comment arrived (the stream is registered).
     pub async fn wait_connected(&mut self, deadline: Duration) -> bool {
-        let until = tokio::time::Instant::now() + deadline;
-        while self.comments == 0 {
-            if let Some(pos) = self.buf.find("\n\n") {
-                let block: String = self.buf[..pos + 2].to_string();
-                if block.starts_with(':') {
-                    self.buf.drain(..pos + 2);
-                    self.comments += 1;
-                    continue;
-                }
-                return true;
-            }
-            match tokio::time::timeout_at(until, self.stream.next()).await {
-                Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
-                _ => return false,
-            }
-        }
-        true
+        self.wait_comments(1, deadline).await
     }
 }
