@@ -1,4 +1,4 @@
-//! The `jobs` consumer: at-least-once delivery turned into exactly-once effects.
+//! The `jobs` and `browser-jobs` consumers: at-least-once delivery turned into exactly-once effects.
 //!
 //! Per message: start the job (`job_start`: RUNNING, attempt + 1; a terminal job means a duplicate
 //! delivery, acked and skipped), honour cancellation, run the task, persist the outcome, then ack.
@@ -6,25 +6,38 @@
 //! after `max_attempts` the job is FAILED `max_attempts_exceeded` and its envelope is sent to the
 //! dead-letter queue, whose consumer records it. Database trouble retries the message (nothing is lost;
 //! the job's state machine makes the redelivery safe).
+//!
+//! Browser jobs add, before the job starts: their feature flags (off: FAILED `feature_flag_disabled`) and
+//! the `browser-rendering` circuit breaker (open: the message waits, the job is untouched but for its
+//! step). A deferred attempt (the service failed or rate limited) is handed back with `job_defer`.
 
+use crate::adapters::breaker::{self, BreakerClient, Gate};
 use crate::adapters::job_hub::JobHubClient;
 use crate::adapters::postgrest::ServiceDb;
 use crate::config::Config;
-use crate::domain::jobs::{is_terminal, retry_delay_secs, HttpRequestPayload, JobEnvelope, TaskType};
+use crate::domain::jobs::{disabled_flag, is_terminal, retry_delay_secs, BrowserExtractPayload, HttpRequestPayload, JobEnvelope, TaskType};
 use crate::log;
 use crate::tasks::{self, TaskError};
 use serde_json::{json, Value};
 use worker::{Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
 
-/// The producer binding of the jobs dead-letter queue.
-pub const DLQ_BINDING: &str = "JOBS_DLQ";
+/// Where a consumer sends an envelope whose attempts are exhausted: (producer binding, queue name as
+/// recorded).
+#[derive(Clone, Copy)]
+pub struct DeadLetters {
+    pub binding: &'static str,
+    pub queue: &'static str,
+}
+
+pub const JOBS_DLQ: DeadLetters = DeadLetters { binding: "JOBS_DLQ", queue: "jobs-dlq" };
+pub const BROWSER_JOBS_DLQ: DeadLetters = DeadLetters { binding: "BROWSER_JOBS_DLQ", queue: "browser-jobs-dlq" };
 
 enum Next {
     Ack,
     RetryIn(u32),
 }
 
-pub async fn handle(msg: RawMessage, env: &Env, cfg: &Config, db: &ServiceDb) {
+pub async fn handle(msg: RawMessage, env: &Env, cfg: &Config, db: &ServiceDb, dlq: DeadLetters) {
     let envelope: JobEnvelope = match super::decode(&msg.body()) {
         Ok(e) => e,
         Err(e) => {
@@ -34,7 +47,7 @@ pub async fn handle(msg: RawMessage, env: &Env, cfg: &Config, db: &ServiceDb) {
             return;
         }
     };
-    let next = match process(&envelope, env, cfg, db).await {
+    let next = match process(&envelope, env, cfg, db, dlq).await {
         Ok(n) => n,
         Err(e) => {
             log::error("jobs: infrastructure error; message will be redelivered",
@@ -56,23 +69,68 @@ async fn finish(db: &ServiceDb, hub: &JobHubClient, rid: &str, job_id: &str, arg
     Ok(job)
 }
 
-async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb) -> Result<Next, String> {
+async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dlq: DeadLetters) -> Result<Next, String> {
     let rid = env_.correlation_id.as_str();
     let id = env_.job_id.as_str();
     let hub = JobHubClient::for_account(env, &env_.meta.account_id).map_err(|e| e.to_string())?;
-    let job = db.rpc_json("job_start", &json!({ "p_job_id": id })).await.map_err(|e| e.to_string())?;
-    if job.is_null() {
-        log::warn("jobs: job no longer exists; dropping its message", json!({ "request_id": rid, "job_id": id }));
+    let task = TaskType::parse(&env_.task_type);
+
+    // A flag turned off after the job was queued: the job fails (refunded), clearly and once.
+    if let Some(flag) = task.and_then(|t| disabled_flag(t, &cfg.features)) {
+        let job = finish(db, &hub, rid, id, json!({
+            "p_status": "FAILED", "p_failure_reason": "feature_flag_disabled",
+            "p_last_error": format!("{} is disabled; the job was not run", flag),
+        })).await?;
+        log::warn("jobs: feature flag disabled; job failed", json!({
+            "event": "job_failed_feature_flag", "request_id": rid, "job_id": id, "task_type": env_.task_type,
+            "flag": flag, "account_id": env_.meta.account_id, "status": job["status"],
+        }));
         return Ok(Next::Ack);
     }
-    let status = job["status"].as_str().unwrap_or("");
-    if is_terminal(status) {
-        log::info("jobs: duplicate delivery of a finished job", json!({ "request_id": rid, "job_id": id, "status": status }));
-        return Ok(Next::Ack);
+    // The breaker is consulted before the job starts, so waiting costs no attempt.
+    let breaker = BreakerClient::new(env, breaker::BROWSER_RENDERING);
+    let mut probe = false;
+    if task == Some(TaskType::BrowserExtractText) {
+        match breaker.acquire().await {
+            Gate::Allowed { probe: p } => probe = p,
+            Gate::Refused { retry_in_secs } => {
+                let reason = "browser rendering circuit open; waiting for it to recover";
+                if let Ok(job) = db.rpc_json("job_defer", &json!({ "p_job_id": id, "p_reason": reason })).await {
+                    if job.is_object() {
+                        hub.publish(&job, rid).await;
+                    }
+                }
+                log::info("jobs: circuit open; job waits", json!({ "request_id": rid, "job_id": id, "retry_in_secs": retry_in_secs }));
+                return Ok(Next::RetryIn(retry_in_secs));
+            }
+        }
     }
+    let job = match db.rpc_json("job_start", &json!({ "p_job_id": id })).await {
+        Ok(j) => j,
+        Err(e) => {
+            if probe {
+                breaker.record(None, true).await;
+            }
+            return Err(e.to_string());
+        }
+    };
     let cancel = || async { finish(db, &hub, rid, id, json!({ "p_status": "CANCELLED", "p_failure_reason": "cancelled" })).await };
-    if !job["cancel_requested_at"].is_null() || hub.is_cancelled(id).await {
-        cancel().await?;
+    let runs = !job.is_null()
+        && !is_terminal(job["status"].as_str().unwrap_or(""))
+        && job["cancel_requested_at"].is_null()
+        && !hub.is_cancelled(id).await;
+    if !runs {
+        if probe {
+            // The probe was not used: hand it back so the next caller probes.
+            breaker.record(None, true).await;
+        }
+        if job.is_null() {
+            log::warn("jobs: job no longer exists; dropping its message", json!({ "request_id": rid, "job_id": id }));
+        } else if is_terminal(job["status"].as_str().unwrap_or("")) {
+            log::info("jobs: duplicate delivery of a finished job", json!({ "request_id": rid, "job_id": id, "status": job["status"] }));
+        } else {
+            cancel().await?;
+        }
         return Ok(Next::Ack);
     }
     hub.publish(&job, rid).await;
@@ -80,13 +138,27 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb) ->
     let max_attempts = job["max_attempts"].as_u64().unwrap_or(env_.max_attempts as u64) as u32;
     log::info("jobs: running", json!({ "request_id": rid, "job_id": id, "attempt": attempts, "task_type": env_.task_type }));
 
-    let outcome = match TaskType::parse(&env_.task_type) {
+    let step = |name: &str, progress: u32| {
+        let mut s = job.clone();
+        s["step"] = Value::from(name);
+        s["progress"] = Value::from(progress);
+        s
+    };
+    let outcome = match task {
+        Some(TaskType::BrowserExtractText) => match serde_json::from_value::<BrowserExtractPayload>(env_.payload.clone()) {
+            Ok(p) => {
+                hub.publish(&step("navigating", 10), rid).await;
+                let r = tasks::browser_extract_text::run(cfg, &p, &breaker, probe).await;
+                if r.is_ok() {
+                    hub.publish(&step("extracting", 80), rid).await;
+                }
+                r
+            }
+            Err(e) => Err(TaskError::Final(format!("invalid payload: {e}"))),
+        },
         Some(TaskType::HttpRequest) => match serde_json::from_value::<HttpRequestPayload>(env_.payload.clone()) {
             Ok(p) => {
-                let mut step = job.clone();
-                step["step"] = Value::from("requesting");
-                step["progress"] = Value::from(10);
-                hub.publish(&step, rid).await;
+                hub.publish(&step("requesting", 10), rid).await;
                 tasks::http_request::run(&p).await
             }
             Err(e) => Err(TaskError::Final(format!("invalid payload: {e}"))),
@@ -100,6 +172,16 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb) ->
         return Ok(Next::Ack);
     }
     match outcome {
+        Err(TaskError::Deferred { message, retry_in_secs }) => {
+            let job = db.rpc_json("job_defer", &json!({ "p_job_id": id, "p_reason": message })).await.map_err(|e| e.to_string())?;
+            if job.is_object() {
+                hub.publish(&job, rid).await;
+            }
+            log::warn("jobs: service unavailable; attempt handed back", json!({
+                "request_id": rid, "job_id": id, "retry_in_secs": retry_in_secs, "error": message,
+            }));
+            Ok(Next::RetryIn(retry_in_secs))
+        }
         Ok(result) => {
             finish(db, &hub, rid, id, json!({ "p_status": "COMPLETED", "p_result": result })).await?;
             log::info("jobs: completed", json!({ "request_id": rid, "job_id": id, "attempt": attempts }));
@@ -122,7 +204,7 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb) ->
             log::warn("jobs: attempts exhausted; dead-lettering", json!({ "request_id": rid, "job_id": id, "attempts": attempts, "error": message }));
             let mut dead = env_.clone();
             dead.attempt = attempts;
-            let sent = match env.queue(DLQ_BINDING) {
+            let sent = match env.queue(dlq.binding) {
                 Ok(q) => super::send_json(&q, &dead).await,
                 Err(e) => Err(e.to_string()),
             };
@@ -130,7 +212,7 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb) ->
                 // Record it ourselves rather than lose the record.
                 log::error("jobs: dead-letter send failed; recording directly", json!({ "request_id": rid, "job_id": id, "error": e }));
                 db.rpc_json("record_dead_letter", &json!({
-                    "p_job_id": id, "p_queue": "jobs-dlq", "p_envelope": serde_json::to_value(&dead).unwrap_or_default(), "p_reason": message,
+                    "p_job_id": id, "p_queue": dlq.queue, "p_envelope": serde_json::to_value(&dead).unwrap_or_default(), "p_reason": message,
                 })).await.map_err(|e| e.to_string())?;
             }
             Ok(Next::Ack)

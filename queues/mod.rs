@@ -63,7 +63,12 @@ pub async fn dispatch(batch: MessageBatch<serde_json::Value>, env: Env) {
     let db = ServiceDb::new(&cfg, ServiceRole::for_queue(&batch));
     match logical_queue(&queue) {
         Some((JOBS, false)) => {
-            join_all(batch.raw_iter().map(|m| jobs::handle(m, &env, &cfg, &db))).await;
+            join_all(batch.raw_iter().map(|m| jobs::handle(m, &env, &cfg, &db, jobs::JOBS_DLQ))).await;
+        }
+        Some((BROWSER_JOBS, false)) => {
+            // The batch size and consumer concurrency in wrangler.toml keep this within Browser
+            // Rendering's limits (docs/adr/0010).
+            join_all(batch.raw_iter().map(|m| jobs::handle(m, &env, &cfg, &db, jobs::BROWSER_JOBS_DLQ))).await;
         }
         Some((STRIPE_WEBHOOKS, false)) => {
             // One at a time, in delivery order: ordering is not guaranteed, but there is no need to race.

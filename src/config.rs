@@ -4,6 +4,7 @@
 //! required value is a [`ConfigError`] naming it, answered as an opaque 500 and logged by name.
 
 use crate::domain::billing::{parse_credit_packs, CreditPack, PriceMap};
+use crate::domain::breaker::Policy as BreakerPolicy;
 use crate::domain::cors::CorsPolicy;
 use crate::domain::jwks_cache::Policy as JwksPolicy;
 use crate::domain::ssrf::{DenyList, DEFAULT_DENY};
@@ -33,6 +34,13 @@ pub const STRIPE_WEBHOOK_SECRET: &str = "STRIPE_WEBHOOK_SECRET";
 pub const STRIPE_API_BASE: &str = "STRIPE_API_BASE";
 pub const STRIPE_PRICE_PLANS: &str = "STRIPE_PRICE_PLANS";
 pub const CREDIT_PACKS: &str = "CREDIT_PACKS";
+pub const BROWSER_RENDERING_URL: &str = "BROWSER_RENDERING_URL";
+pub const CLOUDFLARE_API_TOKEN: &str = "CLOUDFLARE_API_TOKEN";
+pub const BREAKER_FAILURE_THRESHOLD: &str = "BREAKER_FAILURE_THRESHOLD";
+pub const BREAKER_FAILURE_RATE: &str = "BREAKER_FAILURE_RATE";
+pub const BREAKER_MIN_CALLS: &str = "BREAKER_MIN_CALLS";
+pub const BREAKER_WINDOW: &str = "BREAKER_WINDOW";
+pub const BREAKER_COOLDOWN_SECS: &str = "BREAKER_COOLDOWN_SECS";
 
 /// Default request body cap: generous for JSON job payloads, small enough to refuse abuse early.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
@@ -102,6 +110,26 @@ pub struct Config {
     pub stripe_api_base: String,
     pub price_plans: PriceMap,
     pub credit_packs: Vec<CreditPack>,
+    /// Browser Rendering REST base, e.g.
+    /// `https://api.cloudflare.com/client/v4/accounts/{account_id}/browser-rendering` (no trailing slash).
+    pub browser_rendering_url: String,
+    /// API token with the "Browser Rendering - Edit" permission; browser jobs wait without it.
+    pub cloudflare_api_token: Option<Secret>,
+}
+
+/// The circuit breakers' policy (same for every guarded dependency). Invalid values fall back to the
+/// defaults: the Durable Object that reads this has no request to answer with an error.
+pub fn breaker_policy(env: &Env) -> BreakerPolicy {
+    let d = BreakerPolicy::default();
+    let n = |name: &'static str, default: f64| number(env, name, default).unwrap_or(default);
+    BreakerPolicy {
+        failure_threshold: n(BREAKER_FAILURE_THRESHOLD, d.failure_threshold as f64).max(1.0) as u32,
+        failure_rate: n(BREAKER_FAILURE_RATE, d.failure_rate).clamp(0.01, 1.0),
+        min_calls: n(BREAKER_MIN_CALLS, d.min_calls as f64).max(1.0) as u32,
+        window: n(BREAKER_WINDOW, d.window as f64).clamp(1.0, 1000.0) as u32,
+        cooldown_ms: n(BREAKER_COOLDOWN_SECS, d.cooldown_ms / 1000.0) * 1000.0,
+        probe_lease_ms: d.probe_lease_ms,
+    }
 }
 
 fn get(env: &Env, name: &str) -> Option<String> {
@@ -183,6 +211,8 @@ impl Config {
             stripe_api_base: get(env, STRIPE_API_BASE).unwrap_or_else(|| "https://api.stripe.com".into()).trim_end_matches('/').to_string(),
             price_plans,
             credit_packs,
+            browser_rendering_url: get(env, BROWSER_RENDERING_URL).unwrap_or_default().trim_end_matches('/').to_string(),
+            cloudflare_api_token: get(env, CLOUDFLARE_API_TOKEN).map(Secret::new),
             ssrf_deny,
             job_retry_base_secs: number(env, JOB_RETRY_BASE_SECS, 5.0)?.max(1.0) as u32,
             job_retry_max_secs: number(env, JOB_RETRY_MAX_SECS, 300.0)?.max(1.0) as u32,

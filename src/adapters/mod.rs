@@ -1,5 +1,7 @@
 //! Adapters to the outside world, each behind a small type that wraps its URL and credentials.
 
+pub mod breaker;
+pub mod browser_rendering;
 pub mod job_hub;
 pub mod postgrest;
 pub mod stripe;

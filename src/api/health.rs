@@ -1,9 +1,13 @@
-//! `GET /health`: version, feature flags and a real database round trip through PostgREST.
+//! `GET /health`: version, feature flags, a real database round trip through PostgREST, and the state of
+//! the circuit breaker around Browser Rendering.
 //!
 //! 200 with `status: "ok"` when every required dependency answers; 503 `unavailable` with the same
 //! report in `error.details` (`status: "degraded"`) when one does not, so load balancers and humans
-//! read the same document. The database check calls `public.health_check()` as `anon`.
+//! read the same document. The database check calls `public.health_check()` as `anon`. Browser
+//! Rendering is not required for the API: an open breaker shows in `checks.browser_rendering` ("open",
+//! with `circuits.browser_rendering.reason`) without turning the status to degraded.
 
+use crate::adapters::breaker::{self, BreakerClient};
 use crate::adapters::postgrest::Db;
 use crate::domain::error::ApiError;
 use crate::http::{Reply, RequestCtx};
@@ -14,7 +18,11 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub async fn get(ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
     let db = Db::anon(ctx.cfg);
-    let database_ok = match db.rpc("health_check", &json!({})).await {
+    let browser = BreakerClient::new(ctx.env, breaker::BROWSER_RENDERING);
+    let no_args = json!({});
+    let (database, circuit) = futures_util::join!(db.rpc("health_check", &no_args), browser.state());
+    let circuit = circuit.unwrap_or_else(|| json!({ "state": "unknown" }));
+    let database_ok = match database {
         Ok(_) => true,
         Err(e) => {
             log::warn("health: database check failed", json!({ "request_id": ctx.request_id, "error": e.to_string() }));
@@ -27,7 +35,8 @@ pub async fn get(ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
         "status": if database_ok { "ok" } else { "degraded" },
         "version": VERSION,
         "environment": ctx.cfg.environment,
-        "checks": { "database": if database_ok { "ok" } else { "error" } },
+        "checks": { "database": if database_ok { "ok" } else { "error" }, "browser_rendering": circuit["state"] },
+        "circuits": { "browser_rendering": circuit },
         "features": features,
     });
     if database_ok {

@@ -34,7 +34,14 @@ fn located(status: u16, job: &Value) -> Reply {
 pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
     body::check_json_media_type(header(req, "Content-Type").as_deref())?;
     let bytes = read_body(req, ctx.cfg.max_body_bytes).await?;
-    let submission = body::parse_json::<SubmitJob>(&bytes)?.validate(&ctx.cfg.ssrf_deny)?;
+    let submit = body::parse_json::<SubmitJob>(&bytes)?;
+    if let Some(flag) = jobs::TaskType::parse(&submit.task_type).and_then(|t| jobs::disabled_flag(t, &ctx.cfg.features)) {
+        return Err(ApiError::FeatureDisabled {
+            message: format!("task type {} is disabled", submit.task_type),
+            details: json!({ "flag": flag }),
+        });
+    }
+    let submission = submit.validate(&ctx.cfg.ssrf_deny)?;
     let idempotency_key = jobs::parse_idempotency_key(header(req, "Idempotency-Key").as_deref())?;
 
     let mut args = json!({

@@ -17,13 +17,19 @@ pub const MAX_MAX_ATTEMPTS: u32 = 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskType {
     HttpRequest,
+    BrowserExtractText,
 }
 
+/// Every task type's canonical name, for error messages.
+pub const TASK_TYPE_NAMES: &str = "http.request, browser.extract_text (alias navigate_and_extract_text)";
+
 impl TaskType {
-    /// The registry. Unknown names are `None` (400 at submission).
+    /// The registry. Unknown names are `None` (400 at submission). Aliases map to the canonical type,
+    /// which is what is stored and queued.
     pub fn parse(name: &str) -> Option<TaskType> {
         match name {
             "http.request" => Some(TaskType::HttpRequest),
+            "browser.extract_text" | "navigate_and_extract_text" => Some(TaskType::BrowserExtractText),
             _ => None,
         }
     }
@@ -31,6 +37,7 @@ impl TaskType {
     pub fn as_str(self) -> &'static str {
         match self {
             TaskType::HttpRequest => "http.request",
+            TaskType::BrowserExtractText => "browser.extract_text",
         }
     }
 
@@ -38,15 +45,22 @@ impl TaskType {
     pub fn queue_binding(self) -> &'static str {
         match self {
             TaskType::HttpRequest => "JOBS_QUEUE",
+            TaskType::BrowserExtractText => "BROWSER_JOBS_QUEUE",
         }
     }
 
-    /// Credits charged at submission (the billing issue wires the deduction).
-    pub fn credit_cost(self) -> u32 {
+    /// The feature flags that must all be on for this task type to be submitted or run.
+    pub fn required_flags(self) -> &'static [&'static str] {
         match self {
-            TaskType::HttpRequest => 1,
+            TaskType::HttpRequest => &[],
+            TaskType::BrowserExtractText => &["FF_BROWSER_WORKER_ENABLED", "FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED"],
         }
     }
+}
+
+/// The first of `task`'s required flags that is off, given the configured flags.
+pub fn disabled_flag(task: TaskType, flags: &[(&'static str, bool)]) -> Option<&'static str> {
+    task.required_flags().iter().copied().find(|f| !flags.iter().any(|(name, on)| name == f && *on))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,34 +140,9 @@ pub fn parse_job_url(raw: &str) -> Result<url::Url, &'static str> {
 
 impl HttpRequestPayload {
     pub fn parse(payload: &Value, deny: &DenyList) -> Result<HttpRequestPayload, ApiError> {
-        let raw: RawHttpPayload = serde_json::from_value(payload.clone()).map_err(|e| {
-            let msg = e.to_string();
-            let mut f = Fields(Map::new());
-            match msg.split('`').nth(1) {
-                Some(name) if msg.starts_with("unknown field") => f.bad(name, "unknown field"),
-                _ => f.0.insert("payload".into(), Value::from("must be an object")).map(|_| ()).unwrap_or(()),
-            }
-            ApiError::invalid_fields(f.0)
-        })?;
+        let raw: RawHttpPayload = strict(payload)?;
         let mut f = Fields(Map::new());
-
-        let url = match raw.url.as_ref().and_then(Value::as_str) {
-            None => {
-                f.bad("url", "required string");
-                None
-            }
-            Some(s) => match parse_job_url(s) {
-                Err(why) => {
-                    f.bad("url", why);
-                    None
-                }
-                Ok(u) if !deny.allows(&u) => {
-                    f.bad("url", "destination not allowed (private, loopback or internal address)");
-                    None
-                }
-                Ok(u) => Some(u),
-            },
-        };
+        let url = checked_url(raw.url.as_ref(), deny, &mut f);
         let method = match raw.method {
             None => Some(HttpMethod::Get),
             Some(v) => serde_json::from_value::<HttpMethod>(v).ok().or_else(|| {
@@ -214,6 +203,109 @@ impl HttpRequestPayload {
     }
 }
 
+/// A validated `browser.extract_text` payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrowserExtractPayload {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_for_selector: Option<String>,
+    pub timeout_ms: u32,
+}
+
+pub const BROWSER_TIMEOUT_MS: std::ops::RangeInclusive<i64> = 1_000..=60_000;
+pub const BROWSER_DEFAULT_TIMEOUT_MS: u32 = 30_000;
+const MAX_SELECTOR_CHARS: usize = 512;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBrowserPayload {
+    url: Option<Value>,
+    selector: Option<Value>,
+    wait_for_selector: Option<Value>,
+    timeout_ms: Option<Value>,
+}
+
+/// Parses a payload object strictly: unknown fields are named, anything else is "must be an object".
+fn strict<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, ApiError> {
+    serde_json::from_value(payload.clone()).map_err(|e| {
+        let msg = e.to_string();
+        let mut f = Fields(Map::new());
+        match msg.split('`').nth(1) {
+            Some(name) if msg.starts_with("unknown field") => f.bad(name, "unknown field"),
+            _ => {
+                f.0.insert("payload".into(), Value::from("must be an object"));
+            }
+        }
+        ApiError::invalid_fields(f.0)
+    })
+}
+
+/// A job URL that must also pass the deny-list.
+fn checked_url(raw: Option<&Value>, deny: &DenyList, f: &mut Fields) -> Option<url::Url> {
+    match raw.and_then(Value::as_str) {
+        None => {
+            f.bad("url", "required string");
+            None
+        }
+        Some(s) => match parse_job_url(s) {
+            Err(why) => {
+                f.bad("url", why);
+                None
+            }
+            Ok(u) if !deny.allows(&u) => {
+                f.bad("url", "destination not allowed (private, loopback or internal address)");
+                None
+            }
+            Ok(u) => Some(u),
+        },
+    }
+}
+
+impl BrowserExtractPayload {
+    pub fn parse(payload: &Value, deny: &DenyList) -> Result<BrowserExtractPayload, ApiError> {
+        let raw: RawBrowserPayload = strict(payload)?;
+        let mut f = Fields(Map::new());
+        let url = checked_url(raw.url.as_ref(), deny, &mut f);
+        let mut selector_field = |name: &str, v: Option<Value>| -> Option<String> {
+            match v {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s))
+                    if !s.trim().is_empty() && s.chars().count() <= MAX_SELECTOR_CHARS && !s.chars().any(char::is_control) =>
+                {
+                    Some(s)
+                }
+                Some(_) => {
+                    f.bad(name, "must be a non-empty CSS selector of at most 512 characters");
+                    None
+                }
+            }
+        };
+        let selector = selector_field("selector", raw.selector);
+        let wait_for_selector = selector_field("wait_for_selector", raw.wait_for_selector);
+        let timeout_ms = match raw.timeout_ms {
+            None => Some(BROWSER_DEFAULT_TIMEOUT_MS),
+            Some(v) => match v.as_i64() {
+                Some(n) if BROWSER_TIMEOUT_MS.contains(&n) => Some(n as u32),
+                _ => {
+                    f.bad("timeout_ms", "must be an integer from 1000 to 60000");
+                    None
+                }
+            },
+        };
+        if !f.0.is_empty() {
+            return Err(ApiError::invalid_fields(f.0));
+        }
+        Ok(BrowserExtractPayload {
+            url: url.expect("checked").to_string(),
+            selector,
+            wait_for_selector,
+            timeout_ms: timeout_ms.expect("checked"),
+        })
+    }
+}
+
 /// `POST /api/v1/jobs` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -236,7 +328,7 @@ impl SubmitJob {
     pub fn validate(self, deny: &DenyList) -> Result<ValidSubmission, ApiError> {
         let task_type = TaskType::parse(&self.task_type).ok_or_else(|| {
             let mut f = Map::new();
-            f.insert("task_type".into(), Value::from("unknown task type; known: http.request"));
+            f.insert("task_type".into(), Value::from(format!("unknown task type; known: {TASK_TYPE_NAMES}")));
             ApiError::invalid_fields(f)
         })?;
         let max_attempts = match self.max_attempts {
@@ -256,6 +348,9 @@ impl SubmitJob {
         let payload = match task_type {
             TaskType::HttpRequest => {
                 serde_json::to_value(HttpRequestPayload::parse(&self.payload, deny)?).expect("serialisable")
+            }
+            TaskType::BrowserExtractText => {
+                serde_json::to_value(BrowserExtractPayload::parse(&self.payload, deny)?).expect("serialisable")
             }
         };
         Ok(ValidSubmission { task_type, payload, max_attempts })
@@ -443,6 +538,46 @@ mod tests {
         assert!(f["payload"].is_string());
         let f = field_errors(submit(json!({"task_type": "http.request", "payload": []})));
         assert!(f["payload"].is_string(), "{f}");
+    }
+
+    #[test]
+    fn browser_payloads_are_strict_and_the_alias_maps_to_the_canonical_type() {
+        let v = submit(json!({"task_type": "navigate_and_extract_text", "payload": {"url": "https://a.b/x", "selector": "#main"}})).unwrap();
+        assert_eq!(v.task_type, TaskType::BrowserExtractText);
+        assert_eq!(v.task_type.as_str(), "browser.extract_text");
+        assert_eq!(v.payload, json!({"url": "https://a.b/x", "selector": "#main", "timeout_ms": 30000}));
+        let v = submit(json!({"task_type": "browser.extract_text", "payload": {"url": "http://a.b", "wait_for_selector": ".x", "timeout_ms": 1000}})).unwrap();
+        assert_eq!(v.payload["wait_for_selector"], ".x");
+        for url in ["ftp://a.b/x", "javascript:alert(1)", "data:text/html,hi", "file:///etc/passwd"] {
+            let f = field_errors(submit(json!({"task_type": "browser.extract_text", "payload": {"url": url}})));
+            assert!(f["payload.url"].is_string(), "{url}: {f}");
+        }
+        for t in [json!(999), json!(60_001), json!(0), json!("5000"), json!(1.5)] {
+            let f = field_errors(submit(json!({"task_type": "browser.extract_text", "payload": {"url": "https://a.b", "timeout_ms": t}})));
+            assert!(f["payload.timeout_ms"].is_string(), "{t}");
+        }
+        let f = field_errors(submit(json!({"task_type": "browser.extract_text", "payload": {"url": "https://a.b", "script": "x"}})));
+        assert!(f["payload.script"].is_string(), "{f}");
+        for sel in [json!(""), json!("  "), json!(5), json!("a\nb"), json!("x".repeat(513))] {
+            let f = field_errors(submit(json!({"task_type": "browser.extract_text", "payload": {"url": "https://a.b", "selector": sel}})));
+            assert!(f["payload.selector"].is_string(), "{f}");
+        }
+    }
+
+    #[test]
+    fn flags_gate_only_the_task_types_that_need_them() {
+        let on = [("FF_BROWSER_WORKER_ENABLED", true), ("FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED", true)];
+        assert_eq!(disabled_flag(TaskType::BrowserExtractText, &on), None);
+        assert_eq!(disabled_flag(TaskType::HttpRequest, &[]), None);
+        let worker_off = [("FF_BROWSER_WORKER_ENABLED", false), ("FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED", true)];
+        assert_eq!(disabled_flag(TaskType::BrowserExtractText, &worker_off), Some("FF_BROWSER_WORKER_ENABLED"));
+        let task_off = [("FF_BROWSER_WORKER_ENABLED", true), ("FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED", false)];
+        assert_eq!(disabled_flag(TaskType::BrowserExtractText, &task_off), Some("FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED"));
+        for t in [TaskType::HttpRequest, TaskType::BrowserExtractText] {
+            for f in t.required_flags() {
+                assert!(crate::config::FEATURE_FLAGS.iter().any(|(n, _)| n == f), "{f} is reported by /health");
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@ pub mod request_id;
 pub mod cors;
 pub mod routes;
 pub mod billing;
+pub mod breaker;
+pub mod browser;
 pub mod body;
 pub mod jwt;
 pub mod jwks_cache;

@@ -1,0 +1,1 @@
+drop function if exists public.job_defer(uuid, text);
