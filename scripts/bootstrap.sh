@@ -50,6 +50,7 @@ cargo_tool postrust-server "$POSTRUST_VERSION" "$POSTRUST_BIN"
 
 # 3. npm: wrangler, Node 22 for it, binaryen's wasm-opt (versions pinned in package.json + lock).
 if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/node ] \
+   || [ ! -d node_modules/playwright-core ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
   npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed"
@@ -67,6 +68,8 @@ if ! ls /usr/share/postgresql/"$pg_major"/extension/pgtap.control >/dev/null 2>&
   apt_install "postgresql-$pg_major-pgtap"
 fi
 command -v pg_prove >/dev/null || apt_install libtap-parser-sourcehandler-pgtap-perl
+# 5. Headless Chromium for the local Browser Rendering server (driven by playwright-core from npm).
+[ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || apt_install chromium
 [ -x "$PG_BINDIR/initdb" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
 
-say "ready (wasm-bindgen $WASM_BINDGEN_VERSION, worker-build $WORKER_BUILD_VERSION, postrust $POSTRUST_VERSION, PostgreSQL $pg_major)"
+say "ready (wasm-bindgen $WASM_BINDGEN_VERSION, worker-build $WORKER_BUILD_VERSION, postrust $POSTRUST_VERSION, PostgreSQL $pg_major, $("${CHROMIUM_PATH:-/usr/bin/chromium}" --version 2>/dev/null | head -1))"

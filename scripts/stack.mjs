@@ -1,13 +1,15 @@
 // Starts the whole local stack and stops all of it: PostgreSQL (a cluster owned by the project), the
 // Supabase bootstrap and sql/ migrations, the local auth key server, postrust (PostgREST-compatible),
-// and `wrangler dev` running the Worker.
+// the local Browser Rendering server (headless Chromium), and `wrangler dev` running the Worker.
 //
 //   node scripts/stack.mjs dev    fixed ports, state in .local/dev, prints what runs where and a dev
 //                                 token; Ctrl-C stops everything; a rerun after a crash recovers.
 //   node scripts/stack.mjs test   free ports, state in a fresh temp folder (its own database); prints one
 //                                 JSON line {"event":"ready",...} on stdout; takes commands on stdin
-//                                 ("db stop", "db start", "auth stop", "auth start"), answering each with
-//                                 {"event":"ack"}; tears down and deletes its state when stdin closes.
+//                                 ("db stop", "db start", "auth stop", "auth start", "worker vars {json}":
+//                                 restart the Worker with these vars changed, queues and Durable Objects
+//                                 kept), answering each with {"event":"ack"}; tears down and deletes its
+//                                 state when stdin closes.
 //                                 Options (environment): STACK_JWT_SECRET (a secret of >= 32 characters:
 //                                 HS256 tokens accepted by postrust and the Worker), STACK_WORKER_VARS
 //                                 (JSON object of extra Worker vars, e.g. short JWKS cache windows).
@@ -63,10 +65,11 @@ fs.mkdirSync(path.join(stateDir, "logs"), { recursive: true });
 fs.chmodSync(stateDir, 0o755); // the postgres user must reach its data folder inside
 const envInt = (name, dflt) => Number(process.env[name] ?? dflt);
 const ports = isTest
-  ? { worker: await freePort(), inspector: await freePort(), pg: await freePort(), rest: await freePort(), auth: await freePort() }
+  ? { worker: await freePort(), inspector: await freePort(), pg: await freePort(), rest: await freePort(), auth: await freePort(), browser: await freePort() }
   : {
       worker: envInt("DEV_WORKER_PORT", 8787), inspector: envInt("DEV_INSPECTOR_PORT", 9229),
       pg: envInt("DEV_PG_PORT", 54329), rest: envInt("DEV_POSTGREST_PORT", 54322), auth: envInt("DEV_AUTH_PORT", 54321),
+      browser: envInt("DEV_BROWSER_RENDERING_PORT", 54330),
     };
 
 // ---- child processes -----------------------------------------------------------------------------
@@ -191,6 +194,11 @@ let stopping = false;
 const supabaseUrl = `http://127.0.0.1:${ports.auth}`;
 const restUrl = `http://127.0.0.1:${ports.rest}`;
 const workerUrl = `http://127.0.0.1:${ports.worker}`;
+const browserUrl = `http://127.0.0.1:${ports.browser}`;
+// The path Cloudflare's API uses, with a placeholder account id: the Worker only ever sees configuration.
+const browserRenderingUrl = `${browserUrl}/client/v4/accounts/local/browser-rendering`;
+// A fresh API token per run, known only to the local server and the Worker.
+const browserToken = (await import("node:crypto")).randomBytes(24).toString("hex");
 
 const jwtSecret = process.env.STACK_JWT_SECRET || (!isTest && process.env.DEV_JWT_SECRET) || "";
 if (jwtSecret && jwtSecret.length < 32) throw new Error("the JWT secret must be at least 32 characters");
@@ -200,6 +208,12 @@ function startAuth() {
   return startChild("auth", path.join(root, "node_modules/.bin/node"), [path.join(root, "scripts/auth-server.mjs")], {
     AUTH_PORT: String(ports.auth), AUTH_STATE_DIR: path.join(stateDir, "auth"), SUPABASE_URL: supabaseUrl, DATABASE_URL: databaseUrl,
     AUTH_JWT_SECRET: jwtSecret,
+  });
+}
+
+function startBrowserRendering() {
+  return startChild("browser", path.join(root, "node_modules/.bin/node"), [path.join(root, "scripts/browser-rendering-server.mjs")], {
+    BROWSER_RENDERING_PORT: String(ports.browser), BROWSER_RENDERING_TOKEN: browserToken,
   });
 }
 
@@ -228,6 +242,7 @@ async function devToken(email) {
   return r.json();
 }
 
+let workerVarOverrides = {};
 function writeWorkerEnv(keys) {
   // Generated last so the local stack's own URLs and keys win over anything in .dev.vars.
   const vars = {
@@ -236,9 +251,12 @@ function writeWorkerEnv(keys) {
     POSTGREST_URL: restUrl,
     SUPABASE_ANON_KEY: keys.anon_key,
     SUPABASE_SERVICE_ROLE_KEY: keys.service_role_key,
+    BROWSER_RENDERING_URL: browserRenderingUrl,
+    CLOUDFLARE_API_TOKEN: browserToken,
     ...(isTest ? { CORS_ORIGINS: "http://allowed.test" } : {}),
     ...(jwtSecret ? { SUPABASE_JWT_SECRET: jwtSecret } : {}),
     ...extraWorkerVars,
+    ...workerVarOverrides,
   };
   const file = path.join(stateDir, "worker.env");
   fs.writeFileSync(file, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n") + "\n", { mode: 0o600 });
@@ -271,11 +289,13 @@ async function up() {
   pgStart();
   migrate();
   startAuth();
+  startBrowserRendering();
   await waitFor("auth key server", `${supabaseUrl}/auth/v1/.well-known/jwks.json`, [200], 30000);
   startPostgrest();
   await waitFor("postrust", `${restUrl}/rpc/health_check`, [200], 60000);
   const keys = await projectKeys();
   const envFile = writeWorkerEnv(keys);
+  await waitFor("browser rendering (local)", `${browserUrl}/_dev/health`, [200], 60000);
   await startWorker(envFile);
   await waitFor("wrangler dev", `${workerUrl}/health`, [200], isTest ? 300000 : 900000);
   return keys;
@@ -317,6 +337,7 @@ try {
   const info = {
     event: "ready", worker_url: workerUrl, supabase_url: supabaseUrl, postgrest_url: restUrl,
     database_url: databaseUrl, anon_key: keys.anon_key, service_role_key: keys.service_role_key,
+    browser_rendering_url: browserUrl,
     state_dir: stateDir, ports,
   };
   if (isTest) {
@@ -328,6 +349,12 @@ try {
         if (cmd === "db stop") pgStop();
         else if (cmd === "db start") pgStart();
         else if (cmd === "auth stop") await stopChild("auth");
+        else if (cmd.startsWith("worker vars ")) {
+          workerVarOverrides = { ...workerVarOverrides, ...JSON.parse(cmd.slice("worker vars ".length)) };
+          await stopChild("wrangler");
+          await startWorker(writeWorkerEnv(keys));
+          await waitFor("wrangler dev", `${workerUrl}/health`, [200], 300000);
+        }
         else if (cmd === "auth start") { startAuth(); await waitFor("auth", `${supabaseUrl}/auth/v1/.well-known/jwks.json`, [200], 30000); }
         else throw new Error(`unknown command: ${cmd}`);
         process.stdout.write(JSON.stringify({ event: "ack", cmd }) + "\n");
@@ -343,6 +370,7 @@ try {
   Worker (wrangler dev)   ${workerUrl}          try: curl ${workerUrl}/health
   PostgREST (postrust)    ${restUrl}
   Auth keys (JWKS)        ${supabaseUrl}/auth/v1/.well-known/jwks.json
+  Browser Rendering       ${browserRenderingUrl}   (local, headless Chromium)
   PostgreSQL              ${databaseUrl}   (data: ${pgData})
   Logs                    ${path.join(stateDir, "logs")}
 
@@ -353,7 +381,7 @@ try {
   }
 } catch (e) {
   log(`failed: ${e.message}`);
-  for (const name of ["wrangler", "postgrest", "auth"]) {
+  for (const name of ["wrangler", "postgrest", "auth", "browser"]) {
     const f = path.join(stateDir, "logs", `${name}.log`);
     if (fs.existsSync(f)) log(`--- last lines of ${name}.log ---\n` + fs.readFileSync(f, "utf8").split("\n").slice(-25).join("\n"));
   }

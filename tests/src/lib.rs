@@ -21,6 +21,8 @@ pub struct StackInfo {
     pub database_url: String,
     pub anon_key: String,
     pub service_role_key: String,
+    /// The local Browser Rendering server (its `/_dev/*` routes inject faults).
+    pub browser_rendering_url: String,
 }
 
 /// A running stack. Dropping the value does nothing: the stack lives until the test process exits.
@@ -128,6 +130,48 @@ impl Stack {
             .header("apikey", &self.info.service_role_key)
             .bearer_auth(&self.info.service_role_key)
             .header("Prefer", "return=representation")
+    }
+
+    /// Makes the local Browser Rendering server answer `status` to the next `count` API calls (all of
+    /// them without `count`); `None` clears the faults.
+    pub async fn browser_faults(&self, fault: Option<Value>) {
+        let url = format!("{}/_dev/faults", self.info.browser_rendering_url);
+        let r = match fault {
+            Some(f) => http().post(url).json(&f).send().await,
+            None => http().delete(url).send().await,
+        }
+        .expect("browser rendering server reachable");
+        assert!(r.status().is_success(), "browser faults: {}", r.status());
+    }
+
+    /// The local Browser Rendering server's counters: `{requests, by_status: {"200": n, ...}}`.
+    pub async fn browser_stats(&self) -> Value {
+        http().get(format!("{}/_dev/stats", self.info.browser_rendering_url)).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// A new user whose personal account is moved to `plan` and given `credits` extra credits (test
+    /// arrangement through the service role). Returns (token, account id).
+    pub async fn user_on_plan(&self, tag: &str, plan: &str, credits: i64) -> (String, String) {
+        let token = self.token_for(&unique_email(tag)).await.access_token;
+        let me = self.get_as("/api/v1/me", &token).await;
+        let account = me.body["data"]["account"]["id"].as_str().expect("account id").to_string();
+        let r = self
+            .service(reqwest::Method::PATCH, &format!("/accounts?id=eq.{account}"))
+            .json(&serde_json::json!({ "plan": plan }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "set plan: {}", r.status());
+        if credits > 0 {
+            let r = self
+                .service(reqwest::Method::POST, "/rpc/grant_credits")
+                .json(&serde_json::json!({ "p_account_id": account, "p_amount": credits, "p_kind": "grant", "p_reference": format!("test:{}", uuid::Uuid::new_v4()) }))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "grant credits: {} {}", r.status(), r.text().await.unwrap_or_default());
+        }
+        (token, account)
     }
 
     /// `GET path` with a bearer token.

@@ -4,6 +4,9 @@
 //! - `/status/{code}/{key}`: always `code`
 //! - `/slow/{ms}/{key}`: waits `ms`, then 200
 //! - `/big/{key}`: 200 with a 200 KiB body
+//! - `/page/{key}`: an HTML page titled `Page {key}` with `#content` (`Hello {key}`, a paragraph), a side
+//!   paragraph, a script and a style (for browser jobs)
+//! - `/delayed/{ms}/{key}`: an HTML page whose script adds `#late` (`late content {key}`) after `ms`
 //!
 //! Every request is counted per key ([`Target::hits`]), so tests can assert how often a job called out.
 
@@ -75,7 +78,25 @@ async fn serve(mut sock: tokio::net::TcpStream, hits: Arc<Mutex<HashMap<String, 
         *c += 1;
         *c
     };
+    let mut content_type = "text/plain";
     let (status, body): (u16, Vec<u8>) = match parts.as_slice() {
+        ["page", k] => {
+            content_type = "text/html; charset=utf-8";
+            (200, format!(
+                "<!doctype html><html><head><title>Page {k}</title><style>body {{ color: #333 }}</style></head><body>\
+                 <main id=\"content\"><h1>Hello {k}</h1><p>First   paragraph &amp; more.</p></main>\
+                 <p class=\"side\">side text</p><script>var hidden = 'script text';</script></body></html>"
+            ).into_bytes())
+        }
+        ["delayed", ms, k] => {
+            content_type = "text/html; charset=utf-8";
+            let ms: u32 = ms.parse().unwrap_or(0);
+            (200, format!(
+                "<!doctype html><html><head><title>Delayed {k}</title></head><body><p>loading</p><script>\
+                 setTimeout(function () {{ var d = document.createElement('div'); d.id = 'late';\
+                 d.textContent = 'late content {k}'; document.body.appendChild(d); }}, {ms});</script></body></html>"
+            ).into_bytes())
+        }
         ["ok", k] => (200, format!("hello {k}").into_bytes()),
         ["fail", times, _] => {
             let times: u32 = times.parse().unwrap_or(0);
@@ -90,7 +111,7 @@ async fn serve(mut sock: tokio::net::TcpStream, hits: Arc<Mutex<HashMap<String, 
         _ => (404, b"no such behaviour".to_vec()),
     };
     let head = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nx-target: yes\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-target: yes\r\nconnection: close\r\n\r\n",
         body.len()
     );
     let _ = sock.write_all(head.as_bytes()).await;
