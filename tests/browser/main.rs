@@ -218,3 +218,30 @@ async fn bad_browser_payloads_are_400_and_plans_without_the_task_are_refused() {
     let r = submit(&free, json!({ "task_type": "browser.extract_text", "payload": { "url": page } })).await;
     r.assert_error(403, "feature_disabled");
 }
+
+/// Turning a flag off is a Worker redeploy with the var changed; locally, a restart of `wrangler dev`.
+/// (The local queue emulator keeps messages in memory, so a job queued before the restart cannot be
+/// carried across it here; the consume-time check is the same `disabled_flag` rule, see the README.)
+#[tokio::test]
+async fn flags_refuse_submissions_and_health_lists_them() {
+    let _g = GATE.write().await;
+    let t = pro("flags").await;
+    stack().control(r#"worker vars {"FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED":"false"}"#);
+    let h = health().await;
+    assert_eq!(h["data"]["features"]["FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED"], false, "{h}");
+    assert_eq!(h["data"]["features"]["FF_BROWSER_WORKER_ENABLED"], true, "{h}");
+    let r = submit(&t, json!({ "task_type": "browser.extract_text", "payload": { "url": target().url("/page/x") } })).await;
+    assert_eq!(r.assert_error(403, "feature_disabled")["flag"], "FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED");
+    // Refused before the payload is looked at, and other task types are unaffected.
+    let r = submit(&t, json!({ "task_type": "navigate_and_extract_text", "payload": { "url": "ftp://x" } })).await;
+    r.assert_error(403, "feature_disabled");
+    let r = submit(&t, json!({ "task_type": "http.request", "payload": { "url": target().url("/ok/flags") } })).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+
+    stack().control(r#"worker vars {"FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED":"true","FF_BROWSER_WORKER_ENABLED":"false"}"#);
+    let r = submit(&t, json!({ "task_type": "browser.extract_text", "payload": { "url": target().url("/page/x") } })).await;
+    assert_eq!(r.assert_error(403, "feature_disabled")["flag"], "FF_BROWSER_WORKER_ENABLED");
+    stack().control(r#"worker vars {"FF_BROWSER_WORKER_ENABLED":"true"}"#);
+    let id = submit_ok(&t, json!({ "url": target().url(&format!("/page/{}", key())) })).await;
+    assert_eq!(wait_status(&t, &id, &["COMPLETED", "FAILED"]).await["status"], "COMPLETED");
+}
