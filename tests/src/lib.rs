@@ -272,5 +272,6 @@ where
 }
 
 pub mod fake_stripe;
+pub mod bench;
 pub mod sse;
 pub mod target;
