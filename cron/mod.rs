@@ -1,12 +1,48 @@
 //! Scheduled work. One `#[event(scheduled)]` handler; [`CronJob::for_expression`] maps each cron
 //! expression declared in `wrangler.toml` to its job so the two cannot drift silently (a test reads
 //! `wrangler.toml` and checks every expression maps to a job).
+//!
+//! Every job records a row in `cron_runs` (started, finished, outcome, counts, message) and is idempotent,
+//! so a second run, or one triggered by hand (`curl "$WORKER/__scheduled?cron=30+3+*+*+*"` locally),
+//! changes nothing that the first one did.
+
+pub mod maintenance;
+pub mod usage;
 
 use crate::adapters::job_hub::JobHubClient;
 use crate::adapters::postgrest::{ServiceDb, ServiceRole};
 use crate::config::Config;
 use serde_json::{json, Value};
 use worker::{Env, ScheduledEvent};
+
+/// One job's row in `cron_runs`. If the row cannot be written the job still runs (logged).
+pub struct Run<'a> {
+    pub id: Option<String>,
+    job: &'static str,
+    db: &'a ServiceDb,
+}
+
+impl<'a> Run<'a> {
+    pub async fn start(db: &'a ServiceDb, job: &'static str) -> Run<'a> {
+        let id = match db.rpc_json("cron_run_start", &json!({ "p_job": job })).await {
+            Ok(v) => v.as_str().map(String::from),
+            Err(e) => {
+                crate::log::error("cron: could not record the run start", json!({ "job": job, "error": e.to_string() }));
+                None
+            }
+        };
+        Run { id, job, db }
+    }
+
+    pub async fn finish(&self, outcome: &str, counts: Value, message: &str) {
+        crate::log::info("cron: run finished", json!({ "job": self.job, "run_id": self.id, "outcome": outcome, "counts": counts, "message": message }));
+        let Some(id) = &self.id else { return };
+        let args = json!({ "p_run": id, "p_outcome": outcome, "p_counts": counts, "p_message": message });
+        if let Err(e) = self.db.rpc_json("cron_run_finish", &args).await {
+            crate::log::error("cron: could not record the run end", json!({ "job": self.job, "run_id": id, "error": e.to_string() }));
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CronJob {
@@ -50,48 +86,55 @@ pub async fn dispatch(event: &ScheduledEvent, env: Env) {
     crate::log::info("cron: triggered", json!({ "cron": cron, "job": format!("{job:?}") }));
     match job {
         CronJob::SweepStuckJobs => {
-            sweep_stuck_jobs(&cfg, &db, &env).await;
-            redrive_webhooks(&cfg, &db).await;
+            sweep_stuck_jobs(&cfg, &db, &env, &Run::start(&db, "sweep_stuck_jobs").await).await;
+            redrive_webhooks(&cfg, &db, &Run::start(&db, "redrive_webhooks").await).await;
         }
-        // Usage reporting, reconciliation, renewal and retention arrive with the cron issue.
-        CronJob::ReportUsage | CronJob::Daily => {}
+        CronJob::ReportUsage => usage::report(&cfg, &db, &env, &Run::start(&db, "report_usage").await).await,
+        CronJob::Daily => {
+            // Report first, so reconciliation compares what has been sent.
+            usage::report(&cfg, &db, &env, &Run::start(&db, "report_usage").await).await;
+            usage::reconcile(&cfg, &db, &env, &Run::start(&db, "reconcile_usage").await).await;
+            maintenance::renew(&db, &Run::start(&db, "renew_credits").await).await;
+            maintenance::retention(&cfg, &db, &Run::start(&db, "retention").await).await;
+        }
     }
 }
 
 /// Applies Stripe events the webhook endpoint stored because the queue refused them. Idempotent: each
 /// apply function takes over the stored row once.
-async fn redrive_webhooks(cfg: &Config, db: &ServiceDb) {
+async fn redrive_webhooks(cfg: &Config, db: &ServiceDb, run: &Run<'_>) {
     let events = match db.rpc_json("pending_webhook_events", &json!({ "p_limit": 100 })).await {
         Ok(Value::Array(a)) => a,
-        Ok(_) => return,
+        Ok(_) => Vec::new(),
         Err(e) => {
             crate::log::error("cron: webhook re-drive could not list events", json!({ "error": e.to_string() }));
-            return;
+            return run.finish("failed", json!({}), &format!("database: {e}")).await;
         }
     };
+    let mut failed = 0;
     for event in &events {
         if let Err(e) = crate::queues::stripe_webhooks::apply(event, cfg, db).await {
+            failed += 1;
             crate::log::warn("cron: webhook re-drive failed; next run retries", json!({ "event_id": event["id"], "error": e }));
         }
     }
-    if !events.is_empty() {
-        crate::log::info("cron: webhook re-drive finished", json!({ "events": events.len() }));
-    }
+    let counts = json!({ "events": events.len(), "failed": failed });
+    run.finish(if failed == 0 { "ok" } else { "partial" }, counts, if events.is_empty() { "nothing to re-drive" } else { "re-driven" }).await;
 }
 
 /// PENDING or RUNNING jobs past their deadline become FAILED `stuck` (idempotent: a second run finds
 /// nothing), and their subscribers get the terminal frame.
-async fn sweep_stuck_jobs(cfg: &Config, db: &ServiceDb, env: &Env) {
+async fn sweep_stuck_jobs(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
     let args = json!({ "p_pending_secs": cfg.stuck_pending_secs, "p_running_secs": cfg.stuck_running_secs });
     let swept = match db.rpc_json("sweep_stuck_jobs", &args).await {
         Ok(Value::Array(a)) => a,
         Ok(other) => {
             crate::log::error("cron: sweep returned an unexpected shape", json!({ "got": other.to_string() }));
-            return;
+            return run.finish("failed", json!({}), "unexpected answer").await;
         }
         Err(e) => {
             crate::log::error("cron: sweep failed; the next run retries", json!({ "error": e.to_string() }));
-            return;
+            return run.finish("failed", json!({}), &format!("database: {e}")).await;
         }
     };
     for job in &swept {
@@ -101,7 +144,7 @@ async fn sweep_stuck_jobs(cfg: &Config, db: &ServiceDb, env: &Env) {
             }
         }
     }
-    crate::log::info("cron: stuck-job sweep finished", json!({ "swept": swept.len() }));
+    run.finish("ok", json!({ "swept": swept.len() }), if swept.is_empty() { "no stuck jobs" } else { "swept" }).await;
 }
 
 #[cfg(test)]

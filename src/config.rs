@@ -34,6 +34,13 @@ pub const STRIPE_WEBHOOK_SECRET: &str = "STRIPE_WEBHOOK_SECRET";
 pub const STRIPE_API_BASE: &str = "STRIPE_API_BASE";
 pub const STRIPE_PRICE_PLANS: &str = "STRIPE_PRICE_PLANS";
 pub const CREDIT_PACKS: &str = "CREDIT_PACKS";
+pub const STRIPE_METERED_PRICES: &str = "STRIPE_METERED_PRICES";
+pub const STRIPE_METER_EVENT_NAME: &str = "STRIPE_METER_EVENT_NAME";
+pub const STRIPE_METER_ID: &str = "STRIPE_METER_ID";
+pub const RETENTION_USAGE_EVENTS_DAYS: &str = "RETENTION_USAGE_EVENTS_DAYS";
+pub const RETENTION_WEBHOOK_EVENTS_DAYS: &str = "RETENTION_WEBHOOK_EVENTS_DAYS";
+pub const RETENTION_JOB_PAYLOAD_DAYS: &str = "RETENTION_JOB_PAYLOAD_DAYS";
+pub const RETENTION_SOFT_DELETED_DAYS: &str = "RETENTION_SOFT_DELETED_DAYS";
 pub const BROWSER_RENDERING_URL: &str = "BROWSER_RENDERING_URL";
 pub const CLOUDFLARE_API_TOKEN: &str = "CLOUDFLARE_API_TOKEN";
 pub const BREAKER_FAILURE_THRESHOLD: &str = "BREAKER_FAILURE_THRESHOLD";
@@ -115,6 +122,22 @@ pub struct Config {
     pub browser_rendering_url: String,
     /// API token with the "Browser Rendering - Edit" permission; browser jobs wait without it.
     pub cloudflare_api_token: Option<Secret>,
+    /// Stripe price ids billed by usage: accounts subscribed to one of them have their usage reported.
+    pub stripe_metered_prices: Vec<String>,
+    /// The Billing Meter's `event_name` (usage reporting is skipped without it).
+    pub stripe_meter_event_name: Option<String>,
+    /// The Billing Meter's id, `mtr_...` (reconciliation is skipped without it).
+    pub stripe_meter_id: Option<String>,
+    pub retention: Retention,
+}
+
+/// Retention policy in days (docs/adr/0011).
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub usage_events_days: u32,
+    pub webhook_events_days: u32,
+    pub job_payload_days: u32,
+    pub soft_deleted_days: u32,
 }
 
 /// The circuit breakers' policy (same for every guarded dependency). Invalid values fall back to the
@@ -213,6 +236,17 @@ impl Config {
             credit_packs,
             browser_rendering_url: get(env, BROWSER_RENDERING_URL).unwrap_or_default().trim_end_matches('/').to_string(),
             cloudflare_api_token: get(env, CLOUDFLARE_API_TOKEN).map(Secret::new),
+            stripe_metered_prices: get(env, STRIPE_METERED_PRICES)
+                .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+                .unwrap_or_default(),
+            stripe_meter_event_name: get(env, STRIPE_METER_EVENT_NAME),
+            stripe_meter_id: get(env, STRIPE_METER_ID),
+            retention: Retention {
+                usage_events_days: number(env, RETENTION_USAGE_EVENTS_DAYS, 400.0)?.max(1.0) as u32,
+                webhook_events_days: number(env, RETENTION_WEBHOOK_EVENTS_DAYS, 90.0)?.max(1.0) as u32,
+                job_payload_days: number(env, RETENTION_JOB_PAYLOAD_DAYS, 30.0)?.max(1.0) as u32,
+                soft_deleted_days: number(env, RETENTION_SOFT_DELETED_DAYS, 30.0)?.max(1.0) as u32,
+            },
             ssrf_deny,
             job_retry_base_secs: number(env, JOB_RETRY_BASE_SECS, 5.0)?.max(1.0) as u32,
             job_retry_max_secs: number(env, JOB_RETRY_MAX_SECS, 300.0)?.max(1.0) as u32,

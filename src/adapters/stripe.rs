@@ -16,6 +16,8 @@ const TIMEOUT_MS: u32 = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StripeError {
+    #[error("Stripe refused the request ({status}, {code}): {message}")]
+    Coded { status: u16, code: String, message: String },
     #[error("Stripe is not configured (STRIPE_SECRET_KEY)")]
     NotConfigured,
     #[error("Stripe answered {status}: {message}")]
@@ -38,17 +40,30 @@ impl StripeClient {
     /// POSTs a form to `path` (e.g. `/v1/checkout/sessions`). `idempotency_key` must be the same for a
     /// retried logical operation, so Stripe creates one object however often we ask.
     pub async fn post(&self, path: &str, form: &[(String, String)], idempotency_key: &str) -> Result<Value, StripeError> {
-        let body = form_encode(form);
+        self.send(Method::Post, path, Some(form_encode(form)), Some(idempotency_key)).await
+    }
+
+    /// GETs `path` (with its query string), with the same retries.
+    pub async fn get(&self, path: &str) -> Result<Value, StripeError> {
+        self.send(Method::Get, path, None, None).await
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<String>, idempotency_key: Option<&str>) -> Result<Value, StripeError> {
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
             let headers = Headers::new();
             let set = |k: &str, v: &str| headers.set(k, v).map_err(|e| StripeError::Unavailable(e.to_string()));
             set("Authorization", &format!("Bearer {}", self.key.expose()))?;
-            set("Content-Type", "application/x-www-form-urlencoded")?;
-            set("Idempotency-Key", idempotency_key)?;
+            if let Some(k) = idempotency_key {
+                set("Content-Type", "application/x-www-form-urlencoded")?;
+                set("Idempotency-Key", k)?;
+            }
             set("Stripe-Version", API_VERSION)?;
             let mut init = RequestInit::new();
-            init.with_method(Method::Post).with_headers(headers).with_body(Some(body.as_str().into()));
+            init.with_method(method.clone()).with_headers(headers);
+            if let Some(b) = &body {
+                init.with_body(Some(b.as_str().into()));
+            }
             let req = Request::new_with_init(&format!("{}{path}", self.base), &init).map_err(|e| StripeError::Unavailable(e.to_string()))?;
             let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS));
             let status = match Fetch::Request(req).send_with_signal(&signal).await {
@@ -60,7 +75,10 @@ impl StripeClient {
                     }
                     last = json["error"]["message"].as_str().unwrap_or("").to_string();
                     if !is_retryable(Some(status)) {
-                        return Err(StripeError::Api { status, message: last });
+                        return Err(match json["error"]["code"].as_str() {
+                            Some(code) => StripeError::Coded { status, code: code.to_string(), message: last },
+                            None => StripeError::Api { status, message: last },
+                        });
                     }
                     Some(status)
                 }

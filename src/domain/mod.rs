@@ -12,5 +12,6 @@ pub mod body;
 pub mod jwt;
 pub mod jwks_cache;
 pub mod jobs;
+pub mod metering;
 pub mod ssrf;
 pub mod stripe_signature;

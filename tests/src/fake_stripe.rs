@@ -1,6 +1,11 @@
 //! A local fake of the only Stripe endpoints the project calls (`POST /v1/checkout/sessions`,
-//! `POST /v1/billing_portal/sessions`). It records every request (path, headers, decoded form) and
-//! answers with Stripe's object shapes. The Worker reaches it through `STRIPE_API_BASE`.
+//! `POST /v1/billing_portal/sessions`, `POST /v1/billing/meter_events`,
+//! `GET /v1/billing/meters/{id}/event_summaries`). It records every request (path, headers, decoded form)
+//! and answers with Stripe's object shapes. The Worker reaches it through `STRIPE_API_BASE`.
+//! Meter events are kept per customer; an identifier already accepted is refused with 400 (Stripe
+//! enforces identifier uniqueness), and a replayed Idempotency-Key gets the first answer back. Tests
+//! shape the summaries with [`FakeStripe::adjust_meter`] (Stripe ahead), [`FakeStripe::drop_meter_events`]
+//! (Stripe behind or missing) and make meter events fail with [`FakeStripe::fail_meter_events`].
 //! Failure injection, by a marker in the form's `success_url`: `stripe-500-twice` answers 500 to the
 //! first two requests with the same Idempotency-Key; `stripe-429-once` answers 429 once; `stripe-400`
 //! always answers 400.
@@ -23,9 +28,36 @@ impl Recorded {
     }
 }
 
+/// One accepted meter event.
+#[derive(Debug, Clone)]
+pub struct MeterEvent {
+    pub identifier: String,
+    pub customer: String,
+    pub value: i64,
+    pub timestamp: i64,
+}
+
+#[derive(Default)]
+struct Meters {
+    events: Vec<MeterEvent>,
+    /// Extra value per customer, added to its summaries.
+    adjustments: HashMap<String, i64>,
+    /// The next this many meter event requests answer 500.
+    fail_next: u32,
+    /// Idempotency-Key → the status and body first answered.
+    replies: HashMap<String, (u16, String)>,
+}
+
+#[derive(Clone, Default)]
+struct State {
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    meters: Arc<Mutex<Meters>>,
+}
+
 pub struct FakeStripe {
     pub base: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    meters: Arc<Mutex<Meters>>,
 }
 
 impl FakeStripe {
@@ -33,11 +65,40 @@ impl FakeStripe {
         self.requests.lock().unwrap().clone()
     }
 
+    /// Accepted meter events of `customer`.
+    pub fn meter_events(&self, customer: &str) -> Vec<MeterEvent> {
+        self.meters.lock().unwrap().events.iter().filter(|e| e.customer == customer).cloned().collect()
+    }
+
+    /// Adds `delta` to `customer`'s summaries (Stripe ahead when positive).
+    pub fn adjust_meter(&self, customer: &str, delta: i64) {
+        *self.meters.lock().unwrap().adjustments.entry(customer.to_string()).or_default() += delta;
+    }
+
+    /// Forgets up to `n` of `customer`'s accepted events (Stripe behind; all of them: missing).
+    pub fn drop_meter_events(&self, customer: &str, n: usize) {
+        let mut m = self.meters.lock().unwrap();
+        let mut left = n;
+        m.events.retain(|e| {
+            if e.customer == customer && left > 0 {
+                left -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// The next `n` meter event requests answer 500.
+    pub fn fail_meter_events(&self, n: u32) {
+        self.meters.lock().unwrap().fail_next = n;
+    }
+
     /// Starts the fake on its own thread and runtime.
     pub fn start() -> FakeStripe {
-        let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
+        let state = State::default();
         let (tx, rx) = std::sync::mpsc::channel();
-        let r = requests.clone();
+        let r = state.clone();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
             rt.block_on(async move {
@@ -50,11 +111,64 @@ impl FakeStripe {
             });
         });
         let port = rx.recv().unwrap();
-        FakeStripe { base: format!("http://127.0.0.1:{port}"), requests }
+        FakeStripe { base: format!("http://127.0.0.1:{port}"), requests: state.requests, meters: state.meters }
     }
 }
 
-async fn serve(mut sock: tokio::net::TcpStream, requests: Arc<Mutex<Vec<Recorded>>>) {
+fn meters(state: &State, path: &str, form: &[(String, String)], key: &str) -> (u16, serde_json::Value) {
+    let mut m = state.meters.lock().unwrap();
+    let field = |k: &str| form.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    if path == "/v1/billing/meter_events" {
+        if let Some((status, body)) = m.replies.get(key) {
+            return (*status, serde_json::from_str(body).unwrap());
+        }
+        if m.fail_next > 0 {
+            m.fail_next -= 1;
+            return (500, serde_json::json!({"error": {"type": "api_error", "message": "injected by the fake"}}));
+        }
+        let identifier = field("identifier");
+        let (status, body) = if m.events.iter().any(|e| e.identifier == identifier) {
+            (400, serde_json::json!({"error": {"type": "invalid_request_error",
+                "message": format!("An event with identifier {identifier} already exists.")}}))
+        } else {
+            let ev = MeterEvent {
+                identifier: identifier.clone(), customer: field("payload[stripe_customer_id]"),
+                value: field("payload[value]").parse().unwrap_or(0), timestamp: field("timestamp").parse().unwrap_or(0),
+            };
+            m.events.push(ev.clone());
+            (200, serde_json::json!({"object": "billing.meter_event", "event_name": field("event_name"), "identifier": identifier,
+                "livemode": false, "payload": {"stripe_customer_id": ev.customer, "value": ev.value.to_string()}, "timestamp": ev.timestamp}))
+        };
+        if !key.is_empty() {
+            m.replies.insert(key.to_string(), (status, body.to_string()));
+        }
+        return (status, body);
+    }
+    // GET /v1/billing/meters/{id}/event_summaries?customer=&start_time=&end_time=
+    let (p, query) = path.split_once('?').unwrap_or((path, ""));
+    let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let (Some(meter), Some(customer)) = (p.strip_prefix("/v1/billing/meters/").and_then(|r| r.strip_suffix("/event_summaries")), q.get("customer")) else {
+        return (404, serde_json::json!({"error": {"type": "invalid_request_error", "message": "Unrecognized request URL"}}));
+    };
+    let start: i64 = q.get("start_time").and_then(|v| v.parse().ok()).unwrap_or(-1);
+    let end: i64 = q.get("end_time").and_then(|v| v.parse().ok()).unwrap_or(-1);
+    if start < 0 || end <= start || start % 60 != 0 || end % 60 != 0 {
+        return (400, serde_json::json!({"error": {"type": "invalid_request_error", "message": "start_time and end_time must be minute-aligned, start before end"}}));
+    }
+    let events: Vec<&MeterEvent> = m.events.iter().filter(|e| &e.customer == customer && e.timestamp >= start && e.timestamp < end).collect();
+    let adjust = m.adjustments.get(customer).copied().unwrap_or(0);
+    let data = if events.is_empty() && adjust == 0 {
+        vec![]
+    } else {
+        let total: i64 = events.iter().map(|e| e.value).sum::<i64>() + adjust;
+        vec![serde_json::json!({"id": format!("mtrusg_{}", uuid::Uuid::new_v4().simple()), "object": "billing.meter_event_summary",
+            "aggregated_value": total as f64, "start_time": start, "end_time": end, "livemode": false, "meter": meter})]
+    };
+    (200, serde_json::json!({"object": "list", "data": data, "has_more": false, "url": p}))
+}
+
+async fn serve(mut sock: tokio::net::TcpStream, state: State) {
+    let requests = state.requests.clone();
     let mut buf = Vec::new();
     let mut tmp = [0u8; 8192];
     let head_end = loop {
@@ -86,7 +200,7 @@ async fn serve(mut sock: tokio::net::TcpStream, requests: Arc<Mutex<Vec<Recorded
     let key = headers.get("idempotency-key").cloned().unwrap_or_default();
     let seen = {
         let mut r = requests.lock().unwrap();
-        r.push(Recorded { path: path.clone(), headers, form });
+        r.push(Recorded { path: path.clone(), headers, form: form.clone() });
         r.iter().filter(|q| q.headers.get("idempotency-key") == Some(&key)).count()
     };
     let injected = if success_url.contains("stripe-500-twice") && seen <= 2 {
@@ -99,7 +213,9 @@ async fn serve(mut sock: tokio::net::TcpStream, requests: Arc<Mutex<Vec<Recorded
         None
     };
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let (status, json) = if let Some((status, kind)) = injected {
+    let (status, json) = if authorized && (path == "/v1/billing/meter_events" || path.starts_with("/v1/billing/meters/")) {
+        meters(&state, &path, &form, &key)
+    } else if let Some((status, kind)) = injected {
         (status, serde_json::json!({"error": {"type": kind, "message": "injected by the fake"}}))
     } else if !authorized {
         (401, serde_json::json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}))

@@ -1,0 +1,12 @@
+drop function if exists public.apply_retention(integer, integer, integer, integer);
+alter table public.jobs drop column if exists scrubbed_at;
+drop function if exists public.renew_monthly_credits();
+drop view if exists public.open_usage_discrepancies;
+drop function if exists public.record_reconciliation(uuid, uuid, text, timestamptz, timestamptz, bigint, bigint);
+drop function if exists public.metered_periods(text[]);
+drop table if exists public.usage_discrepancies;
+drop function if exists public.mark_usage_reported(uuid[]);
+drop function if exists public.unreported_meter_usage(text[], integer);
+drop function if exists public.cron_run_finish(uuid, text, jsonb, text);
+drop function if exists public.cron_run_start(text);
+drop table if exists public.cron_runs;
