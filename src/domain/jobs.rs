@@ -118,6 +118,20 @@ impl Fields {
     fn bad(&mut self, field: &str, why: &str) {
         self.0.insert(format!("payload.{field}"), Value::from(why));
     }
+
+    /// `timeout_ms`: absent means `default`; otherwise an integer within `range`.
+    fn timeout(&mut self, raw: Option<Value>, range: std::ops::RangeInclusive<i64>, default: u32) -> Option<u32> {
+        match raw {
+            None => Some(default),
+            Some(v) => match v.as_i64() {
+                Some(n) if range.contains(&n) => Some(n as u32),
+                _ => {
+                    self.bad("timeout_ms", &format!("must be an integer from {} to {}", range.start(), range.end()));
+                    None
+                }
+            },
+        }
+    }
 }
 
 /// Parses a URL for a job: http/https only, a host, no embedded credentials, at most 2,048 characters.
@@ -180,16 +194,7 @@ impl HttpRequestPayload {
         if body.is_some() && method.is_some_and(|m| m != HttpMethod::Post) {
             f.bad("body", "only POST requests carry a body");
         }
-        let timeout_ms = match raw.timeout_ms {
-            None => Some(HTTP_DEFAULT_TIMEOUT_MS),
-            Some(v) => match v.as_i64() {
-                Some(n) if HTTP_TIMEOUT_MS.contains(&n) => Some(n as u32),
-                _ => {
-                    f.bad("timeout_ms", "must be an integer from 100 to 30000");
-                    None
-                }
-            },
-        };
+        let timeout_ms = f.timeout(raw.timeout_ms, HTTP_TIMEOUT_MS, HTTP_DEFAULT_TIMEOUT_MS);
         if !f.0.is_empty() {
             return Err(ApiError::invalid_fields(f.0));
         }
@@ -284,16 +289,7 @@ impl BrowserExtractPayload {
         };
         let selector = selector_field("selector", raw.selector);
         let wait_for_selector = selector_field("wait_for_selector", raw.wait_for_selector);
-        let timeout_ms = match raw.timeout_ms {
-            None => Some(BROWSER_DEFAULT_TIMEOUT_MS),
-            Some(v) => match v.as_i64() {
-                Some(n) if BROWSER_TIMEOUT_MS.contains(&n) => Some(n as u32),
-                _ => {
-                    f.bad("timeout_ms", "must be an integer from 1000 to 60000");
-                    None
-                }
-            },
-        };
+        let timeout_ms = f.timeout(raw.timeout_ms, BROWSER_TIMEOUT_MS, BROWSER_DEFAULT_TIMEOUT_MS);
         if !f.0.is_empty() {
             return Err(ApiError::invalid_fields(f.0));
         }

@@ -7,7 +7,7 @@
 
 use e2e::fake_stripe::FakeStripe;
 use e2e::target::target;
-use e2e::{eventually, http, spawn_stack_with, unique_email, Stack};
+use e2e::{eventually, http, rfc3339, spawn_stack_with, unique_email, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::OnceLock;
@@ -69,22 +69,6 @@ fn fix_epochs(v: &mut Value) {
         Value::Array(a) => a.iter_mut().for_each(fix_epochs),
         _ => {}
     }
-}
-
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic Gregorian).
-fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 struct Account {
