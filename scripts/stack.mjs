@@ -12,7 +12,10 @@
 //                                 state when stdin closes.
 //                                 Options (environment): STACK_JWT_SECRET (a secret of >= 32 characters:
 //                                 HS256 tokens accepted by postrust and the Worker), STACK_WORKER_VARS
-//                                 (JSON object of extra Worker vars, e.g. short JWKS cache windows).
+//                                 (JSON object of extra Worker vars, e.g. short JWKS cache windows),
+//                                 STACK_BROWSER_CONSUMER_VARS (JSON object: run the browser-jobs consumer
+//                                 as a second Worker in the same wrangler dev, the same code with these
+//                                 vars changed, as when a deploy changes a flag while messages wait).
 //   node scripts/stack.mjs pgtap  PostgreSQL only, in a temp folder: migrations up, every migration down
 //                                 and up again (each is reversible), then pg_prove on sql/tests/*.sql.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
@@ -263,8 +266,40 @@ function writeWorkerEnv(keys) {
   return file;
 }
 
+const browserConsumerVars = process.env.STACK_BROWSER_CONSUMER_VARS ? JSON.parse(process.env.STACK_BROWSER_CONSUMER_VARS) : null;
+
+// Two Worker configs from wrangler.toml: the Worker without its browser-jobs consumer, and a second
+// Worker (same code) that only consumes browser-jobs, with its own vars. Paths become absolute because the
+// files live in the state folder.
+function splitWorkerConfigs(envFile) {
+  const src = fs.readFileSync(path.join(root, "wrangler.toml"), "utf8").split(/\n# -{20,}/)[0];
+  const entry = path.join(root, "src/entry.mjs");
+  const primary = src
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(entry)}`)
+    .replace(/^command = .*$/m, `command = ${JSON.stringify(`bash ${path.join(root, "scripts/build.sh")}`)}`)
+    .replace(/^watch_dir = .*$/m, "")
+    .replace(/\[\[queues\.consumers\]\]\nqueue = "browser-jobs"\n(?:[a-z_]+ = .*\n)*/, "");
+  const vars = Object.fromEntries(fs.readFileSync(envFile, "utf8").split("\n").filter(Boolean)
+    .map((l) => [l.slice(0, l.indexOf("=")), JSON.parse(l.slice(l.indexOf("=") + 1))]));
+  const consumer = [
+    `name = "edge-saas-browser-consumer"`, `main = ${JSON.stringify(entry)}`,
+    src.match(/^compatibility_date = .*$/m)[0], "", "[vars]",
+    ...Object.entries({ ...vars, ...browserConsumerVars }).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`), "",
+    ...["JOB_HUB:JobHub", "CIRCUIT_BREAKER:CircuitBreaker"].flatMap((b) => [
+      "[[durable_objects.bindings]]", `name = "${b.split(":")[0]}"`, `class_name = "${b.split(":")[1]}"`, `script_name = "edge-saas"`, ""]),
+    "[[queues.producers]]", `binding = "BROWSER_JOBS_DLQ"`, `queue = "browser-jobs-dlq"`, "",
+    "[[queues.consumers]]", `queue = "browser-jobs"`, "max_batch_size = 5", "max_batch_timeout = 1", "max_retries = 100",
+    `dead_letter_queue = "browser-jobs-dlq"`, "",
+  ].join("\n");
+  const primaryFile = path.join(stateDir, "wrangler.primary.toml");
+  const consumerFile = path.join(stateDir, "wrangler.browser-consumer.toml");
+  fs.writeFileSync(primaryFile, primary);
+  fs.writeFileSync(consumerFile, consumer, { mode: 0o600 });
+  return ["-c", primaryFile, "-c", consumerFile];
+}
+
 async function startWorker(envFile) {
-  const files = [];
+  const files = browserConsumerVars ? splitWorkerConfigs(envFile) : [];
   if (!isTest && fs.existsSync(path.join(root, ".dev.vars"))) files.push("--env-file", path.join(root, ".dev.vars"));
   files.push("--env-file", envFile);
   startChild("wrangler", path.join(root, "node_modules/.bin/wrangler"), [

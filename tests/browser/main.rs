@@ -220,8 +220,7 @@ async fn bad_browser_payloads_are_400_and_plans_without_the_task_are_refused() {
 }
 
 /// Turning a flag off is a Worker redeploy with the var changed; locally, a restart of `wrangler dev`.
-/// (The local queue emulator keeps messages in memory, so a job queued before the restart cannot be
-/// carried across it here; the consume-time check is the same `disabled_flag` rule, see the README.)
+/// Jobs queued before the change: tests/browser_flags.
 #[tokio::test]
 async fn flags_refuse_submissions_and_health_lists_them() {
     let _g = GATE.write().await;
