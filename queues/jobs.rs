@@ -81,10 +81,14 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dl
             "p_status": "FAILED", "p_failure_reason": "feature_flag_disabled",
             "p_last_error": format!("{} is disabled; the job was not run", flag),
         })).await?;
-        log::warn("jobs: feature flag disabled; job failed", json!({
-            "event": "job_failed_feature_flag", "request_id": rid, "job_id": id, "task_type": env_.task_type,
-            "flag": flag, "account_id": env_.meta.account_id, "status": job["status"],
-        }));
+        if job["failure_reason"] == "feature_flag_disabled" {
+            log::warn("jobs: feature flag disabled; job failed", json!({
+                "event": "job_failed_feature_flag", "request_id": rid, "job_id": id, "task_type": env_.task_type,
+                "flag": flag, "account_id": env_.meta.account_id,
+            }));
+        } else {
+            log::info("jobs: duplicate delivery of a finished job", json!({ "request_id": rid, "job_id": id, "status": job["status"] }));
+        }
         return Ok(Next::Ack);
     }
     // The breaker is consulted before the job starts, so waiting costs no attempt.
