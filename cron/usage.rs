@@ -19,6 +19,12 @@ fn unix(ts: &Value) -> Option<i64> {
     ms.is_finite().then(|| (ms / 1000.0).floor() as i64)
 }
 
+/// Why a reporting run stopped early: Stripe's fault (counts against the breaker) or ours.
+enum Stop {
+    Stripe(String),
+    Database(String),
+}
+
 /// Stripe and the breaker, or why the job is skipped.
 async fn stripe_ready(cfg: &Config, env: &Env) -> Result<(StripeClient, BreakerClient, bool), String> {
     let client = StripeClient::from_config(cfg).map_err(|e| e.to_string())?;
@@ -41,14 +47,14 @@ pub async fn report(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
         Err(why) => return run.finish("skipped", json!({}), &why).await,
     };
     let (mut reported, mut duplicates, mut rejected) = (0u64, 0u64, 0u64);
-    let mut unavailable: Option<String> = None;
+    let mut stopped: Option<Stop> = None;
     let mut rejected_ids: Vec<String> = Vec::new();
-    'batches: for _ in 0..MAX_BATCHES {
+    for _ in 0..MAX_BATCHES {
         let rows = match db.rpc_json("unreported_meter_usage", &json!({ "p_metered_prices": cfg.stripe_metered_prices, "p_limit": BATCH })).await {
             Ok(Value::Array(a)) => a,
             Ok(_) => Vec::new(),
             Err(e) => {
-                unavailable = Some(format!("database: {e}"));
+                stopped = Some(Stop::Database(e.to_string()));
                 break;
             }
         };
@@ -66,15 +72,11 @@ pub async fn report(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
                     reported += 1;
                     done.push(id.to_string());
                 }
-                Err(StripeError::Coded { status, ref code, ref message }) if is_duplicate_identifier(status, Some(code), message) => {
+                Err(StripeError::Api { status, ref code, ref message }) if is_duplicate_identifier(status, code.as_deref(), message) => {
                     duplicates += 1;
                     done.push(id.to_string());
                 }
-                Err(StripeError::Api { status, ref message }) if is_duplicate_identifier(status, None, message) => {
-                    duplicates += 1;
-                    done.push(id.to_string());
-                }
-                Err(e @ (StripeError::Api { .. } | StripeError::Coded { .. })) => {
+                Err(e @ StripeError::Api { .. }) => {
                     // Stripe refuses this event (e.g. the customer is gone): it stays unreported, and
                     // reconciliation will show it; the others go on.
                     rejected += 1;
@@ -82,7 +84,7 @@ pub async fn report(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
                     log::error("cron: Stripe refused a meter event", json!({ "usage_event_id": id, "customer": customer, "error": e.to_string() }));
                 }
                 Err(e) => {
-                    unavailable = Some(e.to_string());
+                    stopped = Some(Stop::Stripe(e.to_string()));
                     break;
                 }
             }
@@ -90,18 +92,19 @@ pub async fn report(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
         if !done.is_empty() {
             if let Err(e) = db.rpc_json("mark_usage_reported", &json!({ "p_ids": done })).await {
                 // Stripe has them; the next run resends and Stripe deduplicates.
-                unavailable = Some(format!("marking reported: {e}"));
-                break 'batches;
+                stopped = Some(Stop::Database(format!("marking reported: {e}")));
             }
         }
-        if unavailable.is_some() {
+        if stopped.is_some() {
             break;
         }
     }
-    let stripe_failed = unavailable.as_deref().is_some_and(|u| !u.starts_with("database") && !u.starts_with("marking"));
-    breaker.record(Some(!stripe_failed), probe).await;
+    breaker.record(Some(!matches!(stopped, Some(Stop::Stripe(_)))), probe).await;
     let counts = json!({ "reported": reported, "duplicates": duplicates, "rejected": rejected });
-    match unavailable {
+    match stopped.map(|s| match s {
+        Stop::Stripe(why) => why,
+        Stop::Database(why) => format!("database: {why}"),
+    }) {
         None if rejected == 0 => run.finish("ok", counts, if reported + duplicates == 0 { "nothing to report" } else { "reported" }).await,
         None => run.finish("partial", counts, "some events were refused by Stripe; see the error log").await,
         Some(why) => {

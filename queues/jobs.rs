@@ -61,6 +61,13 @@ pub async fn handle(msg: RawMessage, env: &Env, cfg: &Config, db: &ServiceDb, dl
     }
 }
 
+/// A probe that was not used is handed back, so the next caller probes.
+async fn hand_back_probe(breaker: &Option<BreakerClient>, probe: bool) {
+    if let (Some(b), true) = (breaker, probe) {
+        b.record(None, true).await;
+    }
+}
+
 async fn finish(db: &ServiceDb, hub: &JobHubClient, rid: &str, job_id: &str, args: Value) -> Result<Value, String> {
     let mut args = args;
     args["p_job_id"] = Value::from(job_id);
@@ -91,10 +98,10 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dl
         }
         return Ok(Next::Ack);
     }
-    // The breaker is consulted before the job starts, so waiting costs no attempt.
-    let breaker = BreakerClient::new(env, breaker::BROWSER_RENDERING);
+    // Browser tasks ask the breaker before the job starts, so waiting costs no attempt.
+    let breaker = (task == Some(TaskType::BrowserExtractText)).then(|| BreakerClient::new(env, breaker::BROWSER_RENDERING));
     let mut probe = false;
-    if task == Some(TaskType::BrowserExtractText) {
+    if let Some(breaker) = &breaker {
         match breaker.acquire().await {
             Gate::Allowed { probe: p } => probe = p,
             Gate::Refused { retry_in_secs } => {
@@ -112,9 +119,7 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dl
     let job = match db.rpc_json("job_start", &json!({ "p_job_id": id })).await {
         Ok(j) => j,
         Err(e) => {
-            if probe {
-                breaker.record(None, true).await;
-            }
+            hand_back_probe(&breaker, probe).await;
             return Err(e.to_string());
         }
     };
@@ -124,10 +129,7 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dl
         && job["cancel_requested_at"].is_null()
         && !hub.is_cancelled(id).await;
     if !runs {
-        if probe {
-            // The probe was not used: hand it back so the next caller probes.
-            breaker.record(None, true).await;
-        }
+        hand_back_probe(&breaker, probe).await;
         if job.is_null() {
             log::warn("jobs: job no longer exists; dropping its message", json!({ "request_id": rid, "job_id": id }));
         } else if is_terminal(job["status"].as_str().unwrap_or("")) {
@@ -149,16 +151,18 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dl
         s
     };
     let outcome = match task {
-        Some(TaskType::BrowserExtractText) => match serde_json::from_value::<BrowserExtractPayload>(env_.payload.clone()) {
-            Ok(p) => {
+        Some(TaskType::BrowserExtractText) => match (serde_json::from_value::<BrowserExtractPayload>(env_.payload.clone()), &breaker) {
+            (Ok(p), Some(breaker)) => {
                 hub.publish(&step("navigating", 10), rid).await;
-                let r = tasks::browser_extract_text::run(cfg, &p, &breaker, probe).await;
+                let r = tasks::browser_extract_text::run(cfg, &p, breaker, probe).await;
                 if r.is_ok() {
                     hub.publish(&step("extracting", 80), rid).await;
                 }
                 r
             }
-            Err(e) => Err(TaskError::Final(format!("invalid payload: {e}"))),
+            (Err(e), _) => Err(TaskError::Final(format!("invalid payload: {e}"))),
+            // Not reached: browser tasks always get a breaker above.
+            (Ok(_), None) => Err(TaskError::Final("no circuit breaker for a browser task".into())),
         },
         Some(TaskType::HttpRequest) => match serde_json::from_value::<HttpRequestPayload>(env_.payload.clone()) {
             Ok(p) => {

@@ -16,12 +16,10 @@ const TIMEOUT_MS: u32 = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StripeError {
-    #[error("Stripe refused the request ({status}, {code}): {message}")]
-    Coded { status: u16, code: String, message: String },
     #[error("Stripe is not configured (STRIPE_SECRET_KEY)")]
     NotConfigured,
     #[error("Stripe answered {status}: {message}")]
-    Api { status: u16, message: String },
+    Api { status: u16, code: Option<String>, message: String },
     #[error("Stripe unreachable after {ATTEMPTS} attempts: {0}")]
     Unavailable(String),
 }
@@ -75,10 +73,8 @@ impl StripeClient {
                     }
                     last = json["error"]["message"].as_str().unwrap_or("").to_string();
                     if !is_retryable(Some(status)) {
-                        return Err(match json["error"]["code"].as_str() {
-                            Some(code) => StripeError::Coded { status, code: code.to_string(), message: last },
-                            None => StripeError::Api { status, message: last },
-                        });
+                        let code = json["error"]["code"].as_str().map(String::from);
+                        return Err(StripeError::Api { status, code, message: last });
                     }
                     Some(status)
                 }

@@ -171,7 +171,7 @@ fn check_return_url(cfg: &crate::config::Config, field: &str, raw: &str, fields:
 fn stripe_error(e: StripeError) -> ApiError {
     match e {
         StripeError::NotConfigured | StripeError::Unavailable(_) => ApiError::Unavailable { dependency: "billing provider", retry_after_secs: 30 },
-        StripeError::Api { .. } | StripeError::Coded { .. } => ApiError::Internal(e.to_string()),
+        StripeError::Api { .. } => ApiError::Internal(e.to_string()),
     }
 }
 

@@ -133,18 +133,9 @@ fn read_result(endpoint: &str, body: &Value) -> Outcome {
         };
         hits.iter().filter_map(|h| h["text"].as_str()).map(normalise).filter(|t| !t.is_empty()).collect()
     };
-    // Our request lists the job's selector first and `title` second.
-    let mut title = None;
-    let mut main: Option<Vec<String>> = None;
-    for (i, item) in items.iter().enumerate() {
-        let is_title = item["selector"] == "title" && (i > 0 || items.len() > 1);
-        if is_title && title.is_none() && main.is_some() {
-            title = texts_of(item).into_iter().next();
-        } else if main.is_none() {
-            main = Some(texts_of(item));
-        }
-    }
-    let texts = main.unwrap_or_default();
+    // The answer follows the request's order: the job's selector first, `title` second.
+    let texts = items.first().map(|i| texts_of(i)).unwrap_or_default();
+    let title = items.get(1).and_then(|i| texts_of(i).into_iter().next());
     let matches = texts.len();
     let (text, truncated) = cap(&texts.join("\n"));
     Outcome::Ok { text, title, truncated, matches: Some(matches) }

@@ -4,17 +4,17 @@
 //!
 //!   cargo bench -p e2e --bench browser     (BENCH_BROWSER_JOBS, default 20 per round)
 
-use e2e::bench::{env_usize, pct, round_closed, unlimited};
+use e2e::bench::{env_usize, pct, round_closed};
 use e2e::target::target;
-use e2e::{unique_email, Stack};
+use e2e::Stack;
 use serde_json::json;
 
 #[tokio::main]
 async fn main() {
     let n = env_usize("BENCH_BROWSER_JOBS", 20);
     let stack = Stack::start(&[]);
-    let token = stack.token_for(&unique_email("bench-browser")).await.access_token;
-    unlimited(&stack, &token).await;
+    // The runs exceed FREE's quota and credits.
+    let (token, _) = stack.user_on_plan("bench-browser", "ENTERPRISE", 100_000).await;
     let job = || json!({"task_type": "browser.extract_text",
         "payload": {"url": target().url(&format!("/page/{}", uuid::Uuid::new_v4().simple())), "selector": "#content"}});
     round_closed(&stack, &token, 3, 1, job).await; // warm-up (browser start, first contexts)

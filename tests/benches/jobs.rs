@@ -4,9 +4,9 @@
 //!
 //!   cargo bench -p e2e --bench jobs        (BENCH_JOBS_SERIAL, default 30; BENCH_JOBS_CONCURRENT, default 300)
 
-use e2e::bench::{env_usize, pct, round, unlimited};
+use e2e::bench::{env_usize, pct, round};
 use e2e::target::target;
-use e2e::{unique_email, Stack};
+use e2e::Stack;
 use serde_json::json;
 
 #[tokio::main]
@@ -14,9 +14,8 @@ async fn main() {
     let serial = env_usize("BENCH_JOBS_SERIAL", 30);
     let concurrent = env_usize("BENCH_JOBS_CONCURRENT", 300);
     let stack = Stack::start(&[]);
-    let token = stack.token_for(&unique_email("bench-jobs")).await.access_token;
     // The run exceeds FREE's quota and credits: put the account on ENTERPRISE with enough credits.
-    unlimited(&stack, &token).await;
+    let (token, _) = stack.user_on_plan("bench-jobs", "ENTERPRISE", 100_000).await;
     let job = || json!({"task_type": "http.request", "payload": {"url": target().url(&format!("/ok/{}", uuid::Uuid::new_v4().simple()))}});
     round(&stack, &token, 5, 1, job).await; // warm-up
     println!("jobs benchmark: trivial http.request, submit -> COMPLETED frame on /api/v1/jobs/stream, through wrangler dev");

@@ -39,17 +39,13 @@ fn now() -> i64 {
 }
 
 fn ago(days: i64) -> String {
-    let t = SystemTime::now() - Duration::from_secs((days * 86_400) as u64);
-    let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-    // RFC 3339 in UTC without a date library: let Postgres parse the epoch.
-    format!("epoch:{secs}")
+    rfc3339(now() - days * 86_400)
 }
 
-/// PostgREST as the service role; `epoch:N` strings in `body` become timestamps.
+/// PostgREST as the service role.
 async fn service(method: Method, path: &str, body: Option<Value>) -> Value {
     let mut req = stack().service(method, path);
-    if let Some(mut b) = body {
-        fix_epochs(&mut b);
+    if let Some(b) = body {
         req = req.json(&b);
     }
     let r = req.send().await.unwrap();
@@ -57,18 +53,6 @@ async fn service(method: Method, path: &str, body: Option<Value>) -> Value {
     let text = r.text().await.unwrap();
     assert!(status.is_success(), "{path}: {status} {text}");
     serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-fn fix_epochs(v: &mut Value) {
-    match v {
-        Value::String(s) if s.starts_with("epoch:") => {
-            let secs: i64 = s[6..].parse().unwrap();
-            *v = Value::from(rfc3339(secs));
-        }
-        Value::Object(m) => m.values_mut().for_each(fix_epochs),
-        Value::Array(a) => a.iter_mut().for_each(fix_epochs),
-        _ => {}
-    }
 }
 
 struct Account {
@@ -88,7 +72,7 @@ async fn account(tag: &str, price: Option<&str>) -> Account {
         service(Method::POST, "/subscriptions", Some(json!({
             "id": format!("sub_{}", uuid::Uuid::new_v4().simple()), "account_id": id, "stripe_customer_id": customer,
             "status": "active", "plan": "PRO", "price_id": price, "current_period_start": ago(1),
-            "current_period_end": format!("epoch:{}", now() + 29 * 86_400), "stripe_event_created": ago(1),
+            "current_period_end": rfc3339(now() + 29 * 86_400), "stripe_event_created": ago(1),
         }))).await;
     }
     Account { id, token, customer }

@@ -9,17 +9,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Puts `token`'s account on ENTERPRISE with plenty of credits, so a benchmark is not stopped by quotas.
-pub async fn unlimited(stack: &Stack, token: &str) {
-    let me = stack.get_as("/api/v1/me", token).await;
-    let account = me.body["data"]["account"]["id"].as_str().unwrap().to_string();
-    let r = stack.service(reqwest::Method::PATCH, &format!("/accounts?id=eq.{account}")).json(&serde_json::json!({"plan": "ENTERPRISE"})).send().await.unwrap();
-    assert!(r.status().is_success());
-    let r = stack.service(reqwest::Method::POST, "/rpc/grant_credits")
-        .json(&serde_json::json!({"p_account_id": account, "p_amount": 100000, "p_kind": "adjustment", "p_reference": format!("bench:{}", uuid::Uuid::new_v4())})).send().await.unwrap();
-    assert!(r.status().is_success());
-}
-
 pub fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
