@@ -87,7 +87,7 @@ pub async fn dispatch(event: &ScheduledEvent, env: Env) {
     match job {
         CronJob::SweepStuckJobs => {
             sweep_stuck_jobs(&cfg, &db, &env, &Run::start(&db, "sweep_stuck_jobs").await).await;
-            redrive_webhooks(&cfg, &db, &Run::start(&db, "redrive_webhooks").await).await;
+            redrive_webhooks(&cfg, &db, &env, &Run::start(&db, "redrive_webhooks").await).await;
         }
         CronJob::ReportUsage => usage::report(&cfg, &db, &env, &Run::start(&db, "report_usage").await).await,
         CronJob::Daily => {
@@ -100,9 +100,13 @@ pub async fn dispatch(event: &ScheduledEvent, env: Env) {
     }
 }
 
-/// Applies Stripe events the webhook endpoint stored because the queue refused them. Idempotent: each
-/// apply function takes over the stored row once.
-async fn redrive_webhooks(cfg: &Config, db: &ServiceDb, run: &Run<'_>) {
+/// Applies Stripe events that are stored instead of applied: the ones the webhook endpoint stored because
+/// the queue refused them, and failed ones whose next attempt is due (docs/adr/0012). A failure is
+/// stored again with a longer backoff; past `WEBHOOK_REDRIVE_MAX_ATTEMPTS` the event is `dead` and
+/// logged at error level (runbook `stripe-webhook-dead-events.md`). Idempotent: each apply function
+/// takes over the stored row once.
+async fn redrive_webhooks(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
+    use crate::queues::stripe_webhooks::{apply, store_failure};
     let events = match db.rpc_json("pending_webhook_events", &json!({ "p_limit": 100 })).await {
         Ok(Value::Array(a)) => a,
         Ok(_) => Vec::new(),
@@ -111,15 +115,29 @@ async fn redrive_webhooks(cfg: &Config, db: &ServiceDb, run: &Run<'_>) {
             return run.finish("failed", json!({}), &format!("database: {e}")).await;
         }
     };
-    let mut failed = 0;
+    let (mut applied, mut failed, mut dead) = (0, 0, 0);
     for event in &events {
-        if let Err(e) = crate::queues::stripe_webhooks::apply(event, cfg, db).await {
-            failed += 1;
-            crate::log::warn("cron: webhook re-drive failed; next run retries", json!({ "event_id": event["id"], "error": e }));
+        let failure = match apply(event, cfg, env, db).await {
+            Ok(_) => {
+                applied += 1;
+                continue;
+            }
+            Err(f) => f,
+        };
+        failed += 1;
+        let ids = json!({ "event_id": event["id"], "type": event["type"], "error": failure.message() });
+        match store_failure(event, &failure, cfg, db).await {
+            Ok(status) if status == "dead" => {
+                dead += 1;
+                crate::log::error("cron: Stripe event is dead after its re-drives; see the runbook stripe-webhook-dead-events", ids);
+            }
+            Ok(_) => crate::log::warn("cron: webhook re-drive failed; retried later with backoff", ids),
+            Err(e) => crate::log::error("cron: webhook re-drive failed and could not be stored", json!({ "event": ids, "store_error": e.to_string() })),
         }
     }
-    let counts = json!({ "events": events.len(), "failed": failed });
-    run.finish(if failed == 0 { "ok" } else { "partial" }, counts, if events.is_empty() { "nothing to re-drive" } else { "re-driven" }).await;
+    let counts = json!({ "events": events.len(), "applied": applied, "failed": failed, "dead": dead });
+    let outcome = if failed == 0 { "ok" } else { "partial" };
+    run.finish(outcome, counts, if events.is_empty() { "nothing to re-drive" } else { "re-driven" }).await;
 }
 
 /// PENDING or RUNNING jobs past their deadline become FAILED `stuck` (idempotent: a second run finds

@@ -73,7 +73,12 @@ pub async fn dispatch(batch: MessageBatch<serde_json::Value>, env: Env) {
         Some((STRIPE_WEBHOOKS, false)) => {
             // One at a time, in delivery order: ordering is not guaranteed, but there is no need to race.
             for m in batch.raw_iter() {
-                stripe_webhooks::handle(m, &cfg, &db).await;
+                stripe_webhooks::handle(m, &cfg, &env, &db).await;
+            }
+        }
+        Some((STRIPE_WEBHOOKS, true)) => {
+            for m in batch.raw_iter() {
+                stripe_webhooks::handle_dead_letter(m, &cfg, &db).await;
             }
         }
         Some((_, true)) => {

@@ -1,66 +1,284 @@
-//! The `stripe-webhooks` consumer: applies each verified event through the SQL function for its kind,
-//! which records the event id and applies the effect in one transaction (duplicates are no-ops, older
-//! events never overwrite newer state). Failures retry through the queue, then the dead-letter queue.
-//! The cron re-drive ([`apply`]) uses the same path for events the endpoint had to store instead.
+//! The `stripe-webhooks` consumer, its dead-letter queue, and the application of one event, which the
+//! cron re-drive shares (docs/adr/0005, 0012).
+//!
+//! Each event goes through the SQL function for its kind, which records the event id and applies the
+//! effect in one transaction (duplicates are no-ops). An event that is not strictly newer than the
+//! stored state (ties included) writes nothing and answers `stale`; the object is then re-read from
+//! Stripe through the `stripe` breaker and Stripe's current state is applied instead. So the order in
+//! which Stripe delivers never decides the outcome.
+//!
+//! Failures are either permanent (retrying cannot help: a price missing from `STRIPE_PRICE_PLANS`, a
+//! refused value) or transient (database or Stripe unreachable, a customer not linked yet). Permanent
+//! ones are stored at once as `failed` and acked; transient ones are retried with backoff, and after the
+//! queue's retries the dead-letter consumer stores them. Stored events are re-driven by the cron with
+//! backoff until they apply or become `dead` (runbook `stripe-webhook-dead-events.md`).
 
+use crate::adapters::breaker::{self, BreakerClient, Gate};
 use crate::adapters::postgrest::{DbError, ServiceDb};
+use crate::adapters::stripe::{StripeClient, StripeError};
 use crate::config::Config;
+use crate::domain::billing::{invoice_grant, webhook_retry_delay_secs};
 use crate::log;
 use serde_json::{json, Value};
-use worker::{MessageExt, QueueRetryOptionsBuilder, RawMessage};
+use worker::{Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
 
 const SUBSCRIPTION_EVENTS: &[&str] = &[
-    "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted",
-    "customer.subscription.paused", "customer.subscription.resumed",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
 ];
 
-/// Applies one event. `Ok` carries the function's outcome (`applied`, `stale`, `ignored`, `duplicate`).
-pub async fn apply(event: &Value, cfg: &Config, db: &ServiceDb) -> Result<String, String> {
-    let kind = event["type"].as_str().unwrap_or("");
-    let (func, args) = match kind {
-        "checkout.session.completed" => {
-            let pack = event["data"]["object"]["metadata"]["credit_pack"].as_str();
-            let credits = pack.and_then(|p| cfg.credit_packs.iter().find(|c| c.name == p)).map(|c| c.credits).unwrap_or(0);
-            ("apply_checkout_completed", json!({ "p_event": event, "p_pack_credits": credits }))
-        }
-        "customer.created" | "customer.updated" | "customer.deleted" => ("apply_customer_event", json!({ "p_event": event })),
-        k if SUBSCRIPTION_EVENTS.contains(&k) => {
-            let price = event["data"]["object"]["items"]["data"][0]["price"]["id"].as_str().unwrap_or("");
-            let plan = match cfg.price_plans.plan_for_price(price) {
-                Some(p) => p.to_string(),
-                // A deleted subscription's plan no longer matters; anything else needs the mapping.
-                None if k == "customer.subscription.deleted" => "FREE".to_string(),
-                None => return Err(format!("price {price} is not in STRIPE_PRICE_PLANS")),
-            };
-            ("apply_subscription_event", json!({ "p_event": event, "p_plan": plan }))
-        }
-        "invoice.paid" => ("apply_invoice_paid", json!({ "p_event": event })),
-        "invoice.payment_failed" => ("apply_invoice_payment_failed", json!({ "p_event": event })),
-        _ => ("apply_ignored_event", json!({ "p_event": event })),
-    };
-    db.rpc_json(func, &args).await.map(|v| v.as_str().unwrap_or("").to_string()).map_err(|e| match e {
-        DbError::Api { message, details, .. } => format!("{message} {}", details.unwrap_or_default()),
-        other => other.to_string(),
-    })
+/// Why an event could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Retrying the same input cannot succeed until someone changes configuration or data.
+    Permanent(String),
+    /// The next attempt may succeed (a dependency was down, the customer is not linked yet).
+    Transient(String),
 }
 
-pub async fn handle(msg: RawMessage, cfg: &Config, db: &ServiceDb) {
+impl Failure {
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Permanent(m) | Failure::Transient(m) => m,
+        }
+    }
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Failure::Permanent(_))
+    }
+}
+
+/// Database errors: the database refusing the values (SQLSTATE classes 22 and 23, or a raised
+/// exception) is permanent, except `unknown_customer`, which a later checkout event resolves.
+/// Everything else (unreachable, 5xx, timeouts, undecodable answers) is transient.
+fn db_failure(e: DbError) -> Failure {
+    match e {
+        DbError::Api { code, message, details, .. } => {
+            let text = format!("database {code}: {message} {}", details.unwrap_or_default()).trim_end().to_string();
+            let permanent = (code.starts_with("22") || code.starts_with("23") || code == "P0001") && message != "unknown_customer";
+            if permanent {
+                Failure::Permanent(text)
+            } else {
+                Failure::Transient(text)
+            }
+        }
+        other => Failure::Transient(other.to_string()),
+    }
+}
+
+fn stripe_failure(e: StripeError) -> Failure {
+    match e {
+        StripeError::Unavailable(_) => Failure::Transient(e.to_string()),
+        StripeError::NotConfigured | StripeError::Api { .. } => Failure::Permanent(e.to_string()),
+    }
+}
+
+/// Stripe object ids are `prefix_alphanumerics`; anything else never goes into a URL path.
+fn object_id<'a>(v: &'a Value, prefix: &str) -> Result<&'a str, Failure> {
+    v.as_str()
+        .filter(|id| id.starts_with(prefix) && id.len() < 256 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .ok_or_else(|| Failure::Permanent(format!("the event has no valid {prefix}… id")))
+}
+
+/// `GET path` on Stripe through the `stripe` circuit breaker.
+async fn fetch(cfg: &Config, env: &Env, path: &str) -> Result<Value, Failure> {
+    let client = StripeClient::from_config(cfg).map_err(stripe_failure)?;
+    let breaker = BreakerClient::new(env, breaker::STRIPE);
+    let probe = match breaker.acquire().await {
+        Gate::Allowed { probe } => probe,
+        Gate::Refused { retry_in_secs } => {
+            return Err(Failure::Transient(format!("stripe circuit open; next probe in about {retry_in_secs} s")))
+        }
+    };
+    let got = client.get(path).await;
+    breaker.record(Some(!matches!(got, Err(StripeError::Unavailable(_)))), probe).await;
+    got.map_err(stripe_failure)
+}
+
+async fn call(db: &ServiceDb, func: &str, args: Value) -> Result<String, Failure> {
+    db.rpc_json(func, &args).await.map(|v| v.as_str().unwrap_or("").to_string()).map_err(db_failure)
+}
+
+/// The plan a subscription object gives, from its first item's price. A subscription that has ended
+/// gives nothing, so its price no longer needs a mapping; a live one with an unknown price is a
+/// configuration error.
+fn subscription_plan(cfg: &Config, sub: &Value, ended: bool) -> Result<String, Failure> {
+    let price = sub["items"]["data"][0]["price"]["id"].as_str().unwrap_or("");
+    match cfg.price_plans.plan_for_price(price) {
+        Some(p) => Ok(p.to_string()),
+        None if ended || matches!(sub["status"].as_str(), Some("canceled" | "incomplete_expired")) => Ok("FREE".into()),
+        None => Err(Failure::Permanent(format!("price {price} is not in STRIPE_PRICE_PLANS"))),
+    }
+}
+
+async fn apply_subscription_snapshot(event: &Value, sub_id: &str, cfg: &Config, env: &Env, db: &ServiceDb) -> Result<String, Failure> {
+    let sub = fetch(cfg, env, &format!("/v1/subscriptions/{sub_id}")).await?;
+    let plan = subscription_plan(cfg, &sub, false)?;
+    call(db, "apply_subscription_snapshot", json!({ "p_event": event, "p_subscription": sub, "p_plan": plan })).await
+}
+
+/// Applies one event. `Ok` carries the outcome: `applied`, `refetched` (Stripe's current state was
+/// applied), `ignored` or `duplicate`.
+pub async fn apply(event: &Value, cfg: &Config, env: &Env, db: &ServiceDb) -> Result<String, Failure> {
+    let kind = event["type"].as_str().unwrap_or("");
+    let obj = &event["data"]["object"];
+    match kind {
+        "checkout.session.completed" => {
+            let pack = obj["metadata"]["credit_pack"].as_str();
+            let credits = pack.and_then(|p| cfg.credit_packs.iter().find(|c| c.name == p)).map(|c| c.credits).unwrap_or(0);
+            call(db, "apply_checkout_completed", json!({ "p_event": event, "p_pack_credits": credits })).await
+        }
+        "customer.created" | "customer.updated" | "customer.deleted" => {
+            let out = call(db, "apply_customer_event", json!({ "p_event": event })).await?;
+            if out != "stale" {
+                return Ok(out);
+            }
+            let id = object_id(&obj["id"], "cus_")?;
+            let customer = fetch(cfg, env, &format!("/v1/customers/{id}")).await?;
+            call(db, "apply_customer_snapshot", json!({ "p_event": event, "p_customer": customer })).await
+        }
+        k if SUBSCRIPTION_EVENTS.contains(&k) => {
+            let plan = subscription_plan(cfg, obj, k == "customer.subscription.deleted")?;
+            let out = call(db, "apply_subscription_event", json!({ "p_event": event, "p_plan": plan })).await?;
+            if out != "stale" {
+                return Ok(out);
+            }
+            apply_subscription_snapshot(event, object_id(&obj["id"], "sub_")?, cfg, env, db).await
+        }
+        "invoice.paid" => {
+            let grant = invoice_grant(obj, &cfg.price_plans, &cfg.credit_packs).map_err(|e| Failure::Permanent(e.to_string()))?;
+            // Absent rather than null: the arguments default to null in SQL.
+            let mut args = json!({ "p_event": event });
+            if let Some(plan) = grant.plan {
+                args["p_grant_plan"] = json!(plan);
+            }
+            if let Some((start, end)) = grant.period {
+                args["p_period_start"] = json!(start);
+                args["p_period_end"] = json!(end);
+            }
+            call(db, "apply_invoice_paid", args).await
+        }
+        "invoice.payment_failed" => {
+            // The account's status follows its subscription: apply Stripe's current state of it, which
+            // also covers a payment that succeeded since this event was sent.
+            let sub = &obj["parent"]["subscription_details"]["subscription"];
+            let sub = if sub.is_string() { sub } else { &obj["subscription"] };
+            if sub.is_null() {
+                return call(db, "apply_invoice_payment_failed", json!({ "p_event": event, "p_note": "not a subscription invoice" })).await;
+            }
+            apply_subscription_snapshot(event, object_id(sub, "sub_")?, cfg, env, db).await
+        }
+        _ => call(db, "apply_ignored_event", json!({ "p_event": event })).await,
+    }
+}
+
+/// Stores an event that could not be applied (`failed`, or `dead` past the re-drive limit). Returns the
+/// row's status.
+pub async fn store_failure(event: &Value, failure: &Failure, cfg: &Config, db: &ServiceDb) -> Result<String, DbError> {
+    let args = json!({ "p_event": event, "p_error": failure.message(), "p_permanent": failure.is_permanent(),
+                       "p_max_attempts": cfg.webhook_redrive_max_attempts });
+    db.rpc_json("record_webhook_failure", &args).await.map(|v| v.as_str().unwrap_or("").to_string())
+}
+
+fn retry_later(msg: &RawMessage, cfg: &Config) -> u32 {
+    let age_secs = (crate::platform::now_ms() - msg.timestamp().as_millis() as f64) / 1000.0;
+    let delay = webhook_retry_delay_secs(age_secs, cfg.webhook_retry_base_secs, cfg.webhook_retry_max_secs);
+    msg.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(delay).build());
+    delay
+}
+
+pub async fn handle(msg: RawMessage, cfg: &Config, env: &Env, db: &ServiceDb) {
     let event: Value = match super::decode(&msg.body()) {
         Ok(e) => e,
         Err(e) => {
+            // Only the webhook endpoint sends here, after verifying the event: this is a bug. Retried,
+            // so the dead-letter consumer logs the body.
             log::error("stripe: undecodable message", json!({ "message_id": msg.id(), "error": e }));
-            msg.retry();
+            retry_later(&msg, cfg);
             return;
         }
     };
-    match apply(&event, cfg, db).await {
+    let ids = json!({ "event_id": event["id"], "type": event["type"] });
+    match apply(&event, cfg, env, db).await {
         Ok(outcome) => {
             log::info("stripe: event handled", json!({ "event_id": event["id"], "type": event["type"], "outcome": outcome }));
             msg.ack();
         }
+        Err(failure @ Failure::Permanent(_)) => match store_failure(&event, &failure, cfg, db).await {
+            Ok(status) => {
+                log::error("stripe: event cannot be applied; stored for the re-drive",
+                    json!({ "event": ids, "error": failure.message(), "stored_as": status }));
+                msg.ack();
+            }
+            Err(e) => {
+                let delay = retry_later(&msg, cfg);
+                log::error("stripe: event cannot be applied nor stored; retrying",
+                    json!({ "event": ids, "error": failure.message(), "store_error": e.to_string(), "retry_in_secs": delay }));
+            }
+        },
+        Err(Failure::Transient(e)) => {
+            let delay = retry_later(&msg, cfg);
+            log::warn("stripe: event not applied yet; retrying", json!({ "event": ids, "error": e, "retry_in_secs": delay }));
+        }
+    }
+}
+
+/// The `stripe-webhooks-dlq` consumer: an event the queue gave up on is stored as `failed` for the cron
+/// re-drive, never dropped. While the database is unreachable the message is retried with backoff.
+pub async fn handle_dead_letter(msg: RawMessage, cfg: &Config, db: &ServiceDb) {
+    let body: Value = super::decode(&msg.body()).unwrap_or(Value::Null);
+    if !body["id"].as_str().is_some_and(|id| id.starts_with("evt_")) {
+        log::error("stripe dlq: not a Stripe event; dropped", json!({ "message_id": msg.id(), "body": body.to_string() }));
+        msg.ack();
+        return;
+    }
+    let failure = Failure::Transient("the stripe-webhooks queue gave up after its retries".into());
+    match store_failure(&body, &failure, cfg, db).await {
+        Ok(status) => {
+            log::error("stripe dlq: event stored for the re-drive", json!({ "event_id": body["id"], "type": body["type"], "stored_as": status }));
+            msg.ack();
+        }
         Err(e) => {
-            log::warn("stripe: event not applied; retrying", json!({ "event_id": event["id"], "type": event["type"], "error": e }));
-            msg.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(30).build());
+            let delay = retry_later(&msg, cfg);
+            log::error("stripe dlq: could not store the event; retrying",
+                json!({ "event_id": body["id"], "error": e.to_string(), "retry_in_secs": delay }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: &str, message: &str) -> DbError {
+        DbError::Api { status: 400, code: code.into(), message: message.into(), details: None }
+    }
+
+    #[test]
+    fn database_refusals_are_permanent_and_outages_transient() {
+        assert!(db_failure(api("23514", "check violation")).is_permanent());
+        assert!(db_failure(api("22P02", "invalid input syntax")).is_permanent());
+        assert!(db_failure(api("P0001", "something raised")).is_permanent());
+        assert!(!db_failure(api("P0001", "unknown_customer")).is_permanent(), "a later checkout links the customer");
+        assert!(!db_failure(api("PGRST000", "could not connect")).is_permanent());
+        assert!(!db_failure(api("57P01", "terminating connection")).is_permanent());
+        assert!(!db_failure(DbError::Transport("refused".into())).is_permanent());
+    }
+
+    #[test]
+    fn stripe_outages_are_transient_and_refusals_permanent() {
+        assert!(!stripe_failure(StripeError::Unavailable("timeout".into())).is_permanent());
+        assert!(stripe_failure(StripeError::Api { status: 404, code: Some("resource_missing".into()), message: "No such subscription".into() }).is_permanent());
+        assert!(stripe_failure(StripeError::NotConfigured).is_permanent());
+    }
+
+    #[test]
+    fn only_well_formed_ids_reach_a_url() {
+        assert_eq!(object_id(&json!("sub_1AbC"), "sub_"), Ok("sub_1AbC"));
+        for bad in [json!("sub_../../v1/charges"), json!("cus_1"), json!(null), json!("sub_a?b=c"), json!(7)] {
+            assert!(object_id(&bad, "sub_").is_err(), "{bad}");
         }
     }
 }

@@ -68,11 +68,11 @@ fs.mkdirSync(path.join(stateDir, "logs"), { recursive: true });
 fs.chmodSync(stateDir, 0o755); // the postgres user must reach its data folder inside
 const envInt = (name, dflt) => Number(process.env[name] ?? dflt);
 const ports = isTest
-  ? { worker: await freePort(), inspector: await freePort(), pg: await freePort(), rest: await freePort(), auth: await freePort(), browser: await freePort() }
+  ? { worker: await freePort(), inspector: await freePort(), pg: await freePort(), rest: await freePort(), auth: await freePort(), browser: await freePort(), stripe: await freePort() }
   : {
       worker: envInt("DEV_WORKER_PORT", 8787), inspector: envInt("DEV_INSPECTOR_PORT", 9229),
       pg: envInt("DEV_PG_PORT", 54329), rest: envInt("DEV_POSTGREST_PORT", 54322), auth: envInt("DEV_AUTH_PORT", 54321),
-      browser: envInt("DEV_BROWSER_RENDERING_PORT", 54330),
+      browser: envInt("DEV_BROWSER_RENDERING_PORT", 54330), stripe: envInt("DEV_STRIPE_PORT", 54331),
     };
 
 // ---- child processes -----------------------------------------------------------------------------
@@ -201,7 +201,18 @@ const browserUrl = `http://127.0.0.1:${ports.browser}`;
 // The path Cloudflare's API uses, with a placeholder account id: the Worker only ever sees configuration.
 const browserRenderingUrl = `${browserUrl}/client/v4/accounts/local/browser-rendering`;
 // A fresh API token per run, known only to the local server and the Worker.
-const browserToken = (await import("node:crypto")).randomBytes(24).toString("hex");
+const { randomBytes } = await import("node:crypto");
+const browserToken = randomBytes(24).toString("hex");
+// The local Stripe stand-in: a fresh API key and webhook signing secret per run (like `stripe listen`),
+// and dev prices for the paid plans and a credit pack, so billing works out of the box.
+const stripeUrl = `http://127.0.0.1:${ports.stripe}`;
+const stripeKey = `sk_test_local_${randomBytes(16).toString("hex")}`;
+const stripeWebhookSecret = `whsec_${randomBytes(24).toString("hex")}`;
+const stripePrices = [
+  { id: "price_dev_pro", plan: "PRO", unit_amount: 2900, recurring: true },
+  { id: "price_dev_enterprise", plan: "ENTERPRISE", unit_amount: 9900, recurring: true },
+  { id: "price_dev_small", pack: "small", credits: 100, unit_amount: 1000, recurring: false },
+];
 
 const jwtSecret = process.env.STACK_JWT_SECRET || (!isTest && process.env.DEV_JWT_SECRET) || "";
 if (jwtSecret && jwtSecret.length < 32) throw new Error("the JWT secret must be at least 32 characters");
@@ -220,6 +231,13 @@ function startBrowserRendering() {
   });
 }
 
+function startStripe() {
+  return startChild("stripe", path.join(root, "node_modules/.bin/node"), [path.join(root, "scripts/stripe-server.mjs")], {
+    STRIPE_PORT: String(ports.stripe), STRIPE_SECRET_KEY: stripeKey, STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
+    STRIPE_WEBHOOK_URL: `${workerUrl}/api/v1/billing/webhooks`, STRIPE_PRICES: JSON.stringify(stripePrices),
+  });
+}
+
 function startPostgrest() {
   return startChild("postgrest", env.POSTRUST_BIN, [], {
     PGRST_DB_URI: `postgres://authenticator@127.0.0.1:${ports.pg}/app`,
@@ -227,6 +245,8 @@ function startPostgrest() {
     PGRST_JWT_JWKS_URL: `${supabaseUrl}/auth/v1/.well-known/jwks.json`,
     PGRST_SERVER_HOST: "127.0.0.1", PGRST_SERVER_PORT: String(ports.rest), PGRST_COMPAT_MODE: "true",
     PGRST_LOG_LEVEL: "warn", PGRST_DB_POOL: "20",
+    // Tests stop the database on purpose: answer 503 after 3 s instead of the default 10 s wait for a connection.
+    ...(isTest ? { PGRST_DB_POOL_TIMEOUT: "3" } : {}),
     ...(jwtSecret ? { PGRST_JWT_SECRET: jwtSecret } : {}),
   });
 }
@@ -256,6 +276,11 @@ function writeWorkerEnv(keys) {
     SUPABASE_SERVICE_ROLE_KEY: keys.service_role_key,
     BROWSER_RENDERING_URL: browserRenderingUrl,
     CLOUDFLARE_API_TOKEN: browserToken,
+    STRIPE_API_BASE: stripeUrl,
+    STRIPE_SECRET_KEY: stripeKey,
+    STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
+    STRIPE_PRICE_PLANS: stripePrices.filter((p) => p.plan).map((p) => `${p.id}:${p.plan}`).join(","),
+    CREDIT_PACKS: stripePrices.filter((p) => p.pack).map((p) => `${p.pack}:${p.id}:${p.credits}`).join(","),
     ...(isTest ? { CORS_ORIGINS: "http://allowed.test" } : {}),
     ...(jwtSecret ? { SUPABASE_JWT_SECRET: jwtSecret } : {}),
     ...extraWorkerVars,
@@ -325,12 +350,14 @@ async function up() {
   migrate();
   startAuth();
   startBrowserRendering();
+  startStripe();
   await waitFor("auth key server", `${supabaseUrl}/auth/v1/.well-known/jwks.json`, [200], 30000);
   startPostgrest();
   await waitFor("postrust", `${restUrl}/rpc/health_check`, [200], 60000);
   const keys = await projectKeys();
   const envFile = writeWorkerEnv(keys);
   await waitFor("browser rendering (local)", `${browserUrl}/_dev/health`, [200], 60000);
+  await waitFor("stripe (local)", `${stripeUrl}/_dev/health`, [200], 30000);
   await startWorker(envFile);
   await waitFor("wrangler dev", `${workerUrl}/health`, [200], isTest ? 300000 : 900000);
   return keys;
@@ -373,6 +400,7 @@ try {
     event: "ready", worker_url: workerUrl, supabase_url: supabaseUrl, postgrest_url: restUrl,
     database_url: databaseUrl, anon_key: keys.anon_key, service_role_key: keys.service_role_key,
     browser_rendering_url: browserUrl,
+    stripe_url: stripeUrl, stripe_webhook_secret: stripeWebhookSecret,
     state_dir: stateDir, ports,
   };
   if (isTest) {
@@ -406,6 +434,10 @@ try {
   PostgREST (postrust)    ${restUrl}
   Auth keys (JWKS)        ${supabaseUrl}/auth/v1/.well-known/jwks.json
   Browser Rendering       ${browserRenderingUrl}   (local, headless Chromium)
+  Stripe (local)          ${stripeUrl}   webhooks → ${workerUrl}/api/v1/billing/webhooks
+                          Your webhook signing secret is ${stripeWebhookSecret}
+                          Prices: ${stripePrices.map((p) => `${p.id} (${p.plan ?? `${p.pack} pack`})`).join(", ")}
+                          Put a dev user on PRO: npm run stripe -- trigger checkout.session.completed --plan PRO --email you@example.com
   PostgreSQL              ${databaseUrl}   (data: ${pgData})
   Logs                    ${path.join(stateDir, "logs")}
 
@@ -416,7 +448,7 @@ try {
   }
 } catch (e) {
   log(`failed: ${e.message}`);
-  for (const name of ["wrangler", "postgrest", "auth", "browser"]) {
+  for (const name of ["wrangler", "postgrest", "auth", "browser", "stripe"]) {
     const f = path.join(stateDir, "logs", `${name}.log`);
     if (fs.existsSync(f)) log(`--- last lines of ${name}.log ---\n` + fs.readFileSync(f, "utf8").split("\n").slice(-25).join("\n"));
   }

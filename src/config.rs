@@ -27,6 +27,9 @@ pub const JWKS_FETCH_TIMEOUT_MS: &str = "JWKS_FETCH_TIMEOUT_MS";
 pub const SSRF_DENY_CIDRS: &str = "SSRF_DENY_CIDRS";
 pub const JOB_RETRY_BASE_SECS: &str = "JOB_RETRY_BASE_SECS";
 pub const JOB_RETRY_MAX_SECS: &str = "JOB_RETRY_MAX_SECS";
+pub const WEBHOOK_RETRY_BASE_SECS: &str = "WEBHOOK_RETRY_BASE_SECS";
+pub const WEBHOOK_RETRY_MAX_SECS: &str = "WEBHOOK_RETRY_MAX_SECS";
+pub const WEBHOOK_REDRIVE_MAX_ATTEMPTS: &str = "WEBHOOK_REDRIVE_MAX_ATTEMPTS";
 pub const STUCK_PENDING_SECS: &str = "STUCK_PENDING_SECS";
 pub const STUCK_RUNNING_SECS: &str = "STUCK_RUNNING_SECS";
 pub const STRIPE_SECRET_KEY: &str = "STRIPE_SECRET_KEY";
@@ -109,6 +112,12 @@ pub struct Config {
     pub job_retry_base_secs: u32,
     pub job_retry_max_secs: u32,
     pub stuck_pending_secs: u32,
+    /// Backoff of Stripe events the consumer could not apply yet: from base, doubling with the
+    /// message's age, at most max (docs/adr/0012).
+    pub webhook_retry_base_secs: u32,
+    pub webhook_retry_max_secs: u32,
+    /// Stored failures after which the cron re-drive gives an event up as `dead`.
+    pub webhook_redrive_max_attempts: u32,
     pub stuck_running_secs: u32,
     /// Stripe API key; billing routes answer 503 without it.
     pub stripe_secret_key: Option<Secret>,
@@ -251,6 +260,9 @@ impl Config {
             job_retry_base_secs: number(env, JOB_RETRY_BASE_SECS, 5.0)?.max(1.0) as u32,
             job_retry_max_secs: number(env, JOB_RETRY_MAX_SECS, 300.0)?.max(1.0) as u32,
             stuck_pending_secs: number(env, STUCK_PENDING_SECS, 900.0)? as u32,
+            webhook_retry_base_secs: number(env, WEBHOOK_RETRY_BASE_SECS, 30.0)?.max(1.0) as u32,
+            webhook_retry_max_secs: number(env, WEBHOOK_RETRY_MAX_SECS, 600.0)?.max(1.0) as u32,
+            webhook_redrive_max_attempts: number(env, WEBHOOK_REDRIVE_MAX_ATTEMPTS, 10.0)?.clamp(1.0, 100.0) as u32,
             stuck_running_secs: number(env, STUCK_RUNNING_SECS, 1800.0)? as u32,
             jwt_issuer: format!("{supabase_url}/auth/v1"),
             jwks_url,

@@ -2,7 +2,7 @@
 -- subscriptions, invoices open periods and grant credits once, and quota is enforced at submission.
 begin;
 create extension if not exists pgtap;
-select plan(14);
+select plan(15);
 
 insert into auth.users (id, email) values ('22222222-0000-4000-8000-000000000002', 'bill@example.test');
 create temp table b as select (select id from public.accounts where personal_owner_id = '22222222-0000-4000-8000-000000000002') as acct;
@@ -25,15 +25,17 @@ select is(public.apply_subscription_event(pg_temp.ev('evt_s2', 'customer.subscri
 select is(public.apply_subscription_event(pg_temp.ev('evt_s1', 'customer.subscription.created', 150, pg_temp.sub('active', 'p_pro')), 'PRO'),
   'stale', 'an older create does not overwrite it');
 select is((select plan from public.accounts where id = (select acct from b)), 'ENTERPRISE', 'the plan follows the newest state');
-select is(public.apply_invoice_payment_failed(pg_temp.ev('evt_f1', 'invoice.payment_failed', 210, '{"customer":"cus_t"}')), 'applied', 'a failed payment applies');
-select is((select status from public.accounts where id = (select acct from b)), 'past_due', 'the account is past_due');
-select is(public.apply_invoice_paid(pg_temp.ev('evt_i1', 'invoice.paid', 220, jsonb_build_object('id', 'in_1', 'customer', 'cus_t',
-  'lines', jsonb_build_object('data', jsonb_build_array(jsonb_build_object('period', jsonb_build_object(
-    'start', extract(epoch from now())::bigint - 60, 'end', extract(epoch from now())::bigint + 86400 * 30))))))),
+select is(public.apply_subscription_event(pg_temp.ev('evt_s4', 'customer.subscription.updated', 210, pg_temp.sub('past_due', 'p_ent')), 'ENTERPRISE'),
+  'applied', 'a subscription going past_due applies');
+select is((select status from public.accounts where id = (select acct from b)), 'past_due', 'the account is past_due with it');
+select is(public.apply_invoice_paid(pg_temp.ev('evt_i1', 'invoice.paid', 220, jsonb_build_object('id', 'in_1', 'customer', 'cus_t')),
+  'ENTERPRISE', extract(epoch from now())::bigint - 60, extract(epoch from now())::bigint + 86400 * 30),
   'applied', 'a paid invoice applies');
-select is(public.apply_invoice_paid(pg_temp.ev('evt_i1', 'invoice.paid', 220, '{}')), 'duplicate', 'and applies once');
-select is((select status from public.accounts where id = (select acct from b)), 'active', 'payment brings the account back to active');
-select is((select count(*)::int from public.credit_transactions where reference = 'invoice:in_1'), 1, 'the monthly credits are granted once');
+select is(public.apply_invoice_paid(pg_temp.ev('evt_i1', 'invoice.paid', 220, '{}'), 'ENTERPRISE', null, null), 'duplicate', 'and applies once');
+select is(public.apply_subscription_event(pg_temp.ev('evt_s5', 'customer.subscription.updated', 230, pg_temp.sub('active', 'p_ent')), 'ENTERPRISE'),
+  'applied', 'the subscription is active again');
+select is((select status from public.accounts where id = (select acct from b)), 'active', 'and so is the account');
+select is((select amount::int from public.credit_transactions where reference = 'invoice:in_1'), 50000, 'the invoice''s plan credits are granted once');
 select is(public.apply_subscription_event(pg_temp.ev('evt_s3', 'customer.subscription.deleted', 300, pg_temp.sub('canceled', 'p_ent')), 'FREE'),
   'applied', 'a deletion applies');
 select is((select plan from public.accounts where id = (select acct from b)), 'FREE', 'a canceled subscription means FREE');

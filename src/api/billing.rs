@@ -4,6 +4,7 @@
 use crate::adapters::postgrest::{Db, ServiceDb, ServiceRole};
 use crate::adapters::stripe::{hmac_sha256, StripeClient, StripeError};
 use crate::auth::Authenticated;
+use crate::domain::billing::PLANS;
 use crate::domain::body;
 use crate::domain::envelope::Pagination;
 use crate::domain::error::ApiError;
@@ -47,7 +48,8 @@ async fn verify(cfg: &crate::config::Config, header_value: Option<&str>, raw: &[
 /// round trip when the queue accepts.
 pub async fn webhook(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
     if ctx.cfg.stripe_webhook_secrets.is_empty() {
-        return Err(ApiError::Internal("STRIPE_WEBHOOK_SECRET is not configured".into()));
+        log::error("webhook: STRIPE_WEBHOOK_SECRET is not set; answering 503 so Stripe retries", json!({ "request_id": ctx.request_id }));
+        return Err(ApiError::BillingNotConfigured { setting: "STRIPE_WEBHOOK_SECRET" });
     }
     let raw = read_body(req, ctx.cfg.max_body_bytes).await?;
     if let Err(e) = verify(ctx.cfg, header(req, "Stripe-Signature").as_deref(), &raw).await {
@@ -170,7 +172,8 @@ fn check_return_url(cfg: &crate::config::Config, field: &str, raw: &str, fields:
 
 fn stripe_error(e: StripeError) -> ApiError {
     match e {
-        StripeError::NotConfigured | StripeError::Unavailable(_) => ApiError::Unavailable { dependency: "billing provider", retry_after_secs: 30 },
+        StripeError::NotConfigured => ApiError::BillingNotConfigured { setting: "STRIPE_SECRET_KEY" },
+        StripeError::Unavailable(_) => ApiError::Unavailable { dependency: "billing provider", retry_after_secs: 30 },
         StripeError::Api { .. } => ApiError::Internal(e.to_string()),
     }
 }
@@ -192,13 +195,18 @@ pub async fn checkout(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticat
     let (mode, price, pack) = match (&b.plan, &b.credit_pack) {
         (Some(plan), None) => match ctx.cfg.price_plans.price_for_plan(plan) {
             Some(price) => ("subscription", price.to_string(), None),
+            // A paid plan without a price is the server's configuration, not the client's mistake.
+            None if plan != "FREE" && PLANS.contains(&plan.as_str()) => {
+                return Err(ApiError::BillingNotConfigured { setting: "STRIPE_PRICE_PLANS" })
+            }
             None => {
-                fields.insert("plan".into(), Value::from("must be a paid plan with a configured price (PRO, ENTERPRISE)"));
+                fields.insert("plan".into(), Value::from("must be a paid plan (PRO, ENTERPRISE)"));
                 ("", String::new(), None)
             }
         },
         (None, Some(name)) => match ctx.cfg.credit_packs.iter().find(|p| &p.name == name) {
             Some(p) => ("payment", p.price_id.clone(), Some(p.name.clone())),
+            None if ctx.cfg.credit_packs.is_empty() => return Err(ApiError::BillingNotConfigured { setting: "CREDIT_PACKS" }),
             None => {
                 fields.insert("credit_pack".into(), Value::from("unknown credit pack"));
                 ("", String::new(), None)
@@ -212,8 +220,13 @@ pub async fn checkout(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticat
     if !fields.is_empty() {
         return Err(ApiError::invalid_fields(fields));
     }
+    let stripe = StripeClient::from_config(ctx.cfg).map_err(stripe_error)?;
     let o = overview(ctx, who).await?;
     let account = o["account_id"].as_str().unwrap_or_default().to_string();
+    // One plan subscription per account: a second would bill twice. Plans change in the portal.
+    if let (Some(sub), "subscription") = (o["live_subscription_id"].as_str(), mode) {
+        return Err(ApiError::SubscriptionExists { subscription_id: sub.to_string() });
+    }
     let mut form: Vec<(String, String)> = vec![
         ("mode".into(), mode.into()),
         ("line_items[0][price]".into(), price),
@@ -237,7 +250,6 @@ pub async fn checkout(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticat
     if let Some(p) = pack {
         form.push(("metadata[credit_pack]".into(), p));
     }
-    let stripe = StripeClient::from_config(ctx.cfg).map_err(stripe_error)?;
     let session = stripe.post("/v1/checkout/sessions", &form, &format!("checkout:{}", ctx.request_id)).await.map_err(stripe_error)?;
     Ok(Reply::ok(json!({ "url": session["url"], "id": session["id"] })))
 }
@@ -245,6 +257,7 @@ pub async fn checkout(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticat
 /// `POST /api/v1/billing/portal`: a Stripe billing portal session for the account's customer.
 pub async fn portal(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
     let b: PortalBody = json_body(req, ctx).await?;
+    let stripe = StripeClient::from_config(ctx.cfg).map_err(stripe_error)?;
     let mut fields = Map::new();
     check_return_url(ctx.cfg, "return_url", &b.return_url, &mut fields);
     if !fields.is_empty() {
@@ -255,7 +268,6 @@ pub async fn portal(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
         return Err(ApiError::Conflict { message: "the account has no Stripe customer yet: start with a checkout".into() });
     };
     let form = vec![("customer".into(), customer.to_string()), ("return_url".into(), b.return_url)];
-    let stripe = StripeClient::from_config(ctx.cfg).map_err(stripe_error)?;
     let session = stripe.post("/v1/billing_portal/sessions", &form, &format!("portal:{}", ctx.request_id)).await.map_err(stripe_error)?;
     Ok(Reply::ok(json!({ "url": session["url"] })))
 }

@@ -21,6 +21,14 @@ pub enum ApiError {
     MethodNotAllowed { allow: Vec<&'static str> },
     #[error("conflict: {message}")]
     Conflict { message: String },
+    /// 409 `subscription_exists`: the account already has a live plan subscription; plans change in
+    /// the billing portal (`details.portal`).
+    #[error("subscription exists: {subscription_id}")]
+    SubscriptionExists { subscription_id: String },
+    /// 503 `billing_not_configured`: the server lacks billing configuration (`setting` names it; the
+    /// name of a setting, never its value).
+    #[error("billing not configured: {setting}")]
+    BillingNotConfigured { setting: &'static str },
     #[error("duplicate job {job_id}")]
     DuplicateJob { job_id: String },
     /// 402 `plan_limit_exceeded` (`details`: limit, used, resets_at).
@@ -65,7 +73,8 @@ impl ApiError {
             ApiError::Forbidden { .. } => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed { .. } => 405,
-            ApiError::Conflict { .. } | ApiError::DuplicateJob { .. } => 409,
+            ApiError::Conflict { .. } | ApiError::DuplicateJob { .. } | ApiError::SubscriptionExists { .. } => 409,
+            ApiError::BillingNotConfigured { .. } => 503,
             ApiError::PlanLimitExceeded { .. } | ApiError::InsufficientCredits { .. } => 402,
             ApiError::FeatureDisabled { .. } => 403,
             ApiError::PayloadTooLarge { .. } => 413,
@@ -85,6 +94,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { .. } => "conflict",
             ApiError::DuplicateJob { .. } => "duplicate_job",
+            ApiError::SubscriptionExists { .. } => "subscription_exists",
+            ApiError::BillingNotConfigured { .. } => "billing_not_configured",
             ApiError::PlanLimitExceeded { .. } => "plan_limit_exceeded",
             ApiError::InsufficientCredits { .. } => "insufficient_credits",
             ApiError::FeatureDisabled { .. } => "feature_disabled",
@@ -106,6 +117,10 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method not allowed for this resource".into(),
             ApiError::Conflict { message } => message.clone(),
             ApiError::DuplicateJob { .. } => "the same job is already in flight".into(),
+            ApiError::SubscriptionExists { .. } => {
+                "the account already has a live plan subscription; change plans in the billing portal".into()
+            }
+            ApiError::BillingNotConfigured { .. } => "billing is not configured on this server; retry later".into(),
             ApiError::PlanLimitExceeded { .. } => "the plan's job quota for this period is used up".into(),
             ApiError::InsufficientCredits { .. } => "not enough credits for this task".into(),
             ApiError::FeatureDisabled { message, .. } => message.clone(),
@@ -125,6 +140,10 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
             ApiError::MethodNotAllowed { allow } => json!({ "allow": allow }),
             ApiError::DuplicateJob { job_id } => json!({ "job_id": job_id }),
+            ApiError::SubscriptionExists { subscription_id } => {
+                json!({ "subscription_id": subscription_id, "portal": "/api/v1/billing/portal" })
+            }
+            ApiError::BillingNotConfigured { setting } => json!({ "setting": setting }),
             ApiError::PlanLimitExceeded { details } | ApiError::InsufficientCredits { details } => details.clone(),
             ApiError::FeatureDisabled { details, .. } => details.clone(),
             ApiError::RateLimited { retry_after_secs } => json!({ "retry_after_secs": retry_after_secs }),
@@ -143,6 +162,7 @@ impl ApiError {
             ApiError::Unavailable { retry_after_secs, .. } => {
                 vec![("Retry-After", retry_after_secs.to_string())]
             }
+            ApiError::BillingNotConfigured { .. } => vec![("Retry-After", "300".into())],
             _ => vec![],
         }
     }
@@ -176,6 +196,16 @@ mod tests {
         let e = ApiError::MethodNotAllowed { allow: vec!["GET", "HEAD"] };
         assert_eq!(e.status(), 405);
         assert_eq!(e.headers(), vec![("Allow", "GET, HEAD".to_string())]);
+    }
+
+    #[test]
+    fn billing_errors_say_whose_fault_it_is() {
+        let e = ApiError::BillingNotConfigured { setting: "STRIPE_WEBHOOK_SECRET" };
+        assert_eq!((e.status(), e.code()), (503, "billing_not_configured"));
+        assert_eq!(e.details(), json!({ "setting": "STRIPE_WEBHOOK_SECRET" }));
+        let e = ApiError::SubscriptionExists { subscription_id: "sub_1".into() };
+        assert_eq!((e.status(), e.code()), (409, "subscription_exists"));
+        assert_eq!(e.details()["portal"], "/api/v1/billing/portal");
     }
 
     #[test]

@@ -100,6 +100,15 @@ fn subscription(id: &str, customer: &str, price: &str, status: &str) -> Value {
             "current_period_start": t - 86_400, "current_period_end": t + 29 * 86_400 } ] } })
 }
 
+/// A paid subscription invoice with one plan line (API 2025-10-29 shape).
+fn paid_invoice(customer: &str, price: &str, start: i64, end: i64) -> Value {
+    json!({ "id": format!("in_{}", uuid::Uuid::new_v4().simple()), "object": "invoice", "customer": customer, "metadata": {},
+            "status": "paid", "amount_paid": 2900, "billing_reason": "subscription_cycle",
+            "lines": { "object": "list", "data": [ { "object": "line_item", "amount": 2900, "period": { "start": start, "end": end },
+                "parent": { "type": "subscription_item_details", "subscription_item_details": { "proration": false, "subscription": "sub_x" } },
+                "pricing": { "type": "price_details", "price_details": { "price": price } } } ] } })
+}
+
 async fn plan_of(u: &User) -> String {
     stack().get_as("/api/v1/me", &u.token).await.body["data"]["account"]["plan"].as_str().unwrap().to_string()
 }
@@ -132,10 +141,14 @@ async fn an_update_delivered_before_its_create_ends_in_the_updated_state() {
     let t = now();
     let updated = event("customer.subscription.updated", t + 10, subscription(&sub, &customer, "price_ent", "active"));
     let created = event("customer.subscription.created", t, subscription(&sub, &customer, "price_pro", "active"));
+    // Stripe's current state, which the consumer re-reads when an event is not newer than what it stored.
+    fake().put_object(subscription(&sub, &customer, "price_ent", "active"));
     deliver(&updated).await;
-    processed(updated["id"].as_str().unwrap()).await;
+    assert_eq!(processed(updated["id"].as_str().unwrap()).await["status"], "processed");
     deliver(&created).await;
-    processed(created["id"].as_str().unwrap()).await;
+    assert_eq!(processed(created["id"].as_str().unwrap()).await["status"], "processed", "the stale event is applied as Stripe's current state");
+    let reads = fake().requests().into_iter().filter(|q| q.path == format!("/v1/subscriptions/{sub}")).count();
+    assert_eq!(reads, 1, "the stale event, and only it, re-read the subscription");
     assert_eq!(plan_of(&u).await, "ENTERPRISE", "the older created event did not overwrite the newer update");
     let rows: Value = stack().service(reqwest::Method::GET, &format!("/subscriptions?id=eq.{sub}")).send().await.unwrap().json().await.unwrap();
     assert_eq!(rows[0]["plan"], "ENTERPRISE");
@@ -147,8 +160,7 @@ async fn the_same_event_delivered_three_times_applies_once() {
     let customer = link_customer(&u).await;
     let before = stack().get_as("/api/v1/credits/balance", &u.token).await.body["data"]["balance"].as_i64().unwrap();
     let t = now();
-    let ev = event("invoice.paid", t, json!({ "id": format!("in_{}", uuid::Uuid::new_v4().simple()), "object": "invoice",
-        "customer": customer, "metadata": {}, "lines": { "data": [ { "period": { "start": t - 60, "end": t + 30 * 86_400 } } ] } }));
+    let ev = event("invoice.paid", t, paid_invoice(&customer, "price_pro", t - 60, t + 30 * 86_400));
     for _ in 0..3 {
         deliver(&ev).await;
     }
@@ -158,7 +170,7 @@ async fn the_same_event_delivered_three_times_applies_once() {
     deliver(&marker).await;
     processed(marker["id"].as_str().unwrap()).await;
     let after = stack().get_as("/api/v1/credits/balance", &u.token).await.body["data"]["balance"].as_i64().unwrap();
-    assert_eq!(after - before, 100, "the FREE plan's monthly credits were granted exactly once");
+    assert_eq!(after - before, 5000, "the invoice's plan (PRO) monthly credits were granted exactly once");
     let tx = stack().get_as("/api/v1/credits/transactions", &u.token).await;
     let grants = tx.body["data"].as_array().unwrap().iter().filter(|t| t["reference"].as_str().is_some_and(|r| r.starts_with("invoice:"))).count();
     assert_eq!(grants, 1);
@@ -250,8 +262,7 @@ async fn free_quota_exhaustion_is_402_until_a_paid_invoice_opens_a_new_period() 
 
     let customer = link_customer(&u).await;
     let t = now();
-    let ev = event("invoice.paid", t, json!({ "id": format!("in_{}", uuid::Uuid::new_v4().simple()), "object": "invoice",
-        "customer": customer, "metadata": {}, "lines": { "data": [ { "period": { "start": t - 60, "end": t + 30 * 86_400 } } ] } }));
+    let ev = event("invoice.paid", t, paid_invoice(&customer, "price_pro", t - 60, t + 30 * 86_400));
     deliver(&ev).await;
     processed(ev["id"].as_str().unwrap()).await;
     let r = ApiResponse::from(http().post(stack().url("/api/v1/jobs")).bearer_auth(&u.token).json(&job).send().await.unwrap()).await;

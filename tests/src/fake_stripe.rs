@@ -6,6 +6,8 @@
 //! enforces identifier uniqueness), and a replayed Idempotency-Key gets the first answer back. Tests
 //! shape the summaries with [`FakeStripe::adjust_meter`] (Stripe ahead), [`FakeStripe::drop_meter_events`]
 //! (Stripe behind or missing) and make meter events fail with [`FakeStripe::fail_meter_events`].
+//! `GET /v1/subscriptions|customers|invoices/{id}` answer what a test stored with [`FakeStripe::put_object`]
+//! (Stripe's current state of that object), else 404 `resource_missing`.
 //! Failure injection, by a marker in the form's `success_url`: `stripe-500-twice` answers 500 to the
 //! first two requests with the same Idempotency-Key; `stripe-429-once` answers 429 once; `stripe-400`
 //! always answers 400.
@@ -52,15 +54,23 @@ struct Meters {
 struct State {
     requests: Arc<Mutex<Vec<Recorded>>>,
     meters: Arc<Mutex<Meters>>,
+    objects: Arc<Mutex<HashMap<String, serde_json::Value>>>,
 }
 
 pub struct FakeStripe {
     pub base: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
     meters: Arc<Mutex<Meters>>,
+    objects: Arc<Mutex<HashMap<String, serde_json::Value>>>,
 }
 
 impl FakeStripe {
+    /// Stores `object` (with its `id`) as Stripe's current state, served by `GET /v1/{kind}s/{id}`.
+    pub fn put_object(&self, object: serde_json::Value) {
+        let id = object["id"].as_str().expect("object id").to_string();
+        self.objects.lock().unwrap().insert(id, object);
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
@@ -111,7 +121,7 @@ impl FakeStripe {
             });
         });
         let port = rx.recv().unwrap();
-        FakeStripe { base: format!("http://127.0.0.1:{port}"), requests: state.requests, meters: state.meters }
+        FakeStripe { base: format!("http://127.0.0.1:{port}"), requests: state.requests, meters: state.meters, objects: state.objects }
     }
 }
 
@@ -213,7 +223,13 @@ async fn serve(mut sock: tokio::net::TcpStream, state: State) {
         None
     };
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let (status, json) = if authorized && (path == "/v1/billing/meter_events" || path.starts_with("/v1/billing/meters/")) {
+    let object = ["/v1/subscriptions/", "/v1/customers/", "/v1/invoices/"].iter().find_map(|p| path.strip_prefix(p));
+    let (status, json) = if let (true, Some(id)) = (authorized, object) {
+        match state.objects.lock().unwrap().get(id) {
+            Some(o) => (200, o.clone()),
+            None => (404, serde_json::json!({"error": {"type": "invalid_request_error", "code": "resource_missing", "message": format!("No such object: '{id}'")}})),
+        }
+    } else if authorized && (path == "/v1/billing/meter_events" || path.starts_with("/v1/billing/meters/")) {
         meters(&state, &path, &form, &key)
     } else if let Some((status, kind)) = injected {
         (status, serde_json::json!({"error": {"type": kind, "message": "injected by the fake"}}))

@@ -23,6 +23,11 @@ pub struct StackInfo {
     pub service_role_key: String,
     /// The local Browser Rendering server (its `/_dev/*` routes inject faults).
     pub browser_rendering_url: String,
+    /// The local Stripe stand-in (scripts/stripe-server.mjs) and the webhook signing secret of this run.
+    pub stripe_url: String,
+    pub stripe_webhook_secret: String,
+    /// The stack's state folder (`logs/wrangler.log` holds the Worker's log lines).
+    pub state_dir: String,
 }
 
 /// A running stack. Dropping the value does nothing: the stack lives until the test process exits.
@@ -174,6 +179,32 @@ impl Stack {
         (token, account)
     }
 
+    /// The Worker's log so far (wrangler dev's output), for tests that wait on a logged condition.
+    pub fn worker_log(&self) -> String {
+        std::fs::read_to_string(std::path::Path::new(&self.info.state_dir).join("logs/wrangler.log")).unwrap_or_default()
+    }
+
+    /// Asks the local Stripe stand-in to act like `stripe trigger` (`/_dev/trigger`); returns its answer.
+    pub async fn stripe_trigger(&self, req: Value) -> Value {
+        let r = http().post(format!("{}/_dev/trigger", self.info.stripe_url)).json(&req).send().await.expect("stripe stand-in reachable");
+        let status = r.status();
+        let body: Value = r.json().await.expect("trigger json");
+        assert!(status.is_success(), "stripe trigger {req}: {status} {body}");
+        body
+    }
+
+    /// Stores objects in the Stripe stand-in as Stripe's current state (`/_dev/objects`).
+    pub async fn stripe_objects(&self, objects: &[Value]) {
+        let r = http().post(format!("{}/_dev/objects", self.info.stripe_url)).json(&serde_json::json!({ "objects": objects }))
+            .send().await.expect("stripe stand-in reachable");
+        assert!(r.status().is_success(), "stripe objects: {}", r.status());
+    }
+
+    /// A `Stripe-Signature` header for `body` signed now with this stack's webhook secret.
+    pub fn stripe_signature(&self, body: &str) -> String {
+        stripe_signature(&self.info.stripe_webhook_secret, body)
+    }
+
     /// `GET path` with a bearer token.
     pub async fn get_as(&self, path: &str, token: &str) -> ApiResponse {
         ApiResponse::from(http().get(self.url(path)).bearer_auth(token).send().await.expect("worker reachable")).await
@@ -206,6 +237,15 @@ pub fn spawn_stack() -> &'static Stack {
 /// Like [`spawn_stack`], with options; the first call in a binary decides them.
 pub fn spawn_stack_with(env: &[(&str, &str)]) -> &'static Stack {
     SHARED.get_or_init(|| Stack::start(env))
+}
+
+/// A `Stripe-Signature` header value (`t=…,v1=…`) for `body` signed now with `secret`.
+pub fn stripe_signature(secret: &str, body: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
+    m.update(format!("{t}.{body}").as_bytes());
+    format!("t={t},v1={}", hex::encode(m.finalize().into_bytes()))
 }
 
 /// A client with a timeout, so a hung Worker fails the test instead of hanging it.
