@@ -366,7 +366,13 @@ begin
 end
 $$;
 
+-- Helpers are called only by the security-definer functions above.
 revoke all on function private.is_live_subscription_status(text) from public;
+revoke all on function private.event_handled(text) from public;
+revoke all on function private.stripe_metadata(jsonb) from public;
+revoke all on function private.sync_account_plan(uuid) from public;
+revoke all on function private.upsert_subscription(uuid, jsonb, text, text, timestamptz) from public;
+revoke all on function private.redrive_delay(integer) from public;
 revoke all on function public.apply_subscription_snapshot(jsonb, jsonb, text) from public, anon, authenticated;
 revoke all on function public.apply_customer_snapshot(jsonb, jsonb) from public, anon, authenticated;
 revoke all on function public.apply_invoice_paid(jsonb, text, bigint, bigint) from public, anon, authenticated;
