@@ -445,3 +445,40 @@ async fn a_person_pays_at_checkout_switches_plan_in_the_portal_and_a_renewal_gra
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_event_the_queue_refuses_is_stored_by_the_endpoint_and_applied_by_the_redrive() {
+    let (c, email) = new_customer("too-big").await;
+    let link = event("checkout.session.completed", now(), checkout(&c.customer, &c.account, &email, false));
+    let body = link.to_string();
+    assert_eq!(post_webhook(&body, &stack().stripe_signature(&body)).await, 200);
+    wait_handled(&[link["id"].as_str().unwrap().to_string()]).await;
+
+    // An invoice with many lines is a real way to exceed a queue message's 128 KB: the send fails, and
+    // the endpoint keeps the event in `webhook_events` (`received`) before answering 200.
+    let sub = id("sub");
+    let mut inv = invoice(&c.customer, &c.account, &sub, PRO, 2900, false, now());
+    let line = inv["lines"]["data"][0].clone();
+    let mut lines = vec![line];
+    for k in 0..400 {
+        let mut usage = lines[0].clone();
+        usage["id"] = json!(format!("il_usage_{k}"));
+        usage["description"] = json!(format!("Usage line {k} {}", "x".repeat(200)));
+        usage["amount"] = json!(0);
+        lines.push(usage);
+    }
+    inv["lines"]["data"] = json!(lines);
+    let ev = event("invoice.paid", now(), inv);
+    let body = ev.to_string();
+    assert!(body.len() > 128 * 1024 && body.len() < 256 * 1024, "bigger than a queue message, within the body cap: {}", body.len());
+    let evt = ev["id"].as_str().unwrap().to_string();
+    assert_eq!(post_webhook(&body, &stack().stripe_signature(&body)).await, 200);
+    let stored = event_statuses(&[evt.clone()]).await;
+    assert_eq!(stored.get(&evt).map(String::as_str), Some("received"), "stored by the endpoint, not queued");
+
+    let r = http().get(stack().url("/__scheduled?cron=*/5+*+*+*+*")).send().await.unwrap();
+    assert!(r.status().is_success());
+    wait_handled(&[evt.clone()]).await;
+    let tx = service_get(&format!("/credit_transactions?select=amount&reference=eq.invoice:{}", ev["data"]["object"]["id"].as_str().unwrap())).await;
+    assert_eq!(tx, json!([{ "amount": 5000 }]), "the re-driven invoice granted its plan's credits once");
+}
