@@ -13,7 +13,7 @@
 
 use crate::adapters::breaker::{self, BreakerClient, Gate};
 use crate::adapters::job_hub::JobHubClient;
-use crate::adapters::postgrest::ServiceDb;
+use crate::adapters::postgrest::{DbError, ServiceDb};
 use crate::config::Config;
 use crate::domain::jobs::{disabled_flag, is_terminal, retry_delay_secs, BrowserExtractPayload, HttpRequestPayload, JobEnvelope, TaskType};
 use crate::log;
@@ -191,7 +191,20 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dl
             Ok(Next::RetryIn(retry_in_secs))
         }
         Ok(result) => {
-            finish(db, &hub, rid, id, json!({ "p_status": "COMPLETED", "p_result": result })).await?;
+            let mut args = json!({ "p_job_id": id, "p_status": "COMPLETED", "p_result": result });
+            match db.rpc_json("job_finish", &args).await {
+                Ok(job) => hub.publish(&job, rid).await,
+                // The database refused the result itself (SQLSTATE class 22: a value it cannot store). Running
+                // the task again would fetch the same result: the job fails instead of being redelivered.
+                Err(DbError::Api { code, message, .. }) if code.starts_with("22") => {
+                    let error = format!("the result could not be stored ({code}: {message})");
+                    log::error("jobs: result not storable; failing the job", json!({ "request_id": rid, "job_id": id, "error": error }));
+                    args = json!({ "p_status": "FAILED", "p_last_error": error, "p_failure_reason": "task_error" });
+                    finish(db, &hub, rid, id, args).await?;
+                    return Ok(Next::Ack);
+                }
+                Err(e) => return Err(e.to_string()),
+            }
             log::info("jobs: completed", json!({ "request_id": rid, "job_id": id, "attempt": attempts }));
             Ok(Next::Ack)
         }
@@ -207,8 +220,10 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dl
             log::warn("jobs: attempt failed; retrying", json!({ "request_id": rid, "job_id": id, "attempt": attempts, "delay_secs": delay, "error": message }));
             Ok(Next::RetryIn(delay))
         }
-        Err(TaskError::Retryable { message, .. }) => {
-            finish(db, &hub, rid, id, json!({ "p_status": "FAILED", "p_last_error": message, "p_failure_reason": "max_attempts_exceeded" })).await?;
+        Err(TaskError::Retryable { message, timeout }) => {
+            // The last attempt timing out is reported as such; any other last failure as attempts exhausted.
+            let reason = if timeout { "timeout" } else { "max_attempts_exceeded" };
+            finish(db, &hub, rid, id, json!({ "p_status": "FAILED", "p_last_error": message, "p_failure_reason": reason })).await?;
             log::warn("jobs: attempts exhausted; dead-lettering", json!({ "request_id": rid, "job_id": id, "attempts": attempts, "error": message }));
             let mut dead = env_.clone();
             dead.attempt = attempts;

@@ -151,8 +151,12 @@ pub fn normalise(s: &str) -> String {
         .join("\n")
 }
 
-/// Cuts at [`MAX_TEXT_CHARS`] characters (never inside a character).
+/// Cuts at [`MAX_TEXT_CHARS`] characters (never inside a character). NUL characters, which Postgres
+/// `jsonb` cannot store, become U+FFFD.
 pub fn cap(s: &str) -> (String, bool) {
+    if s.contains('\0') {
+        return cap(&s.replace('\0', "\u{FFFD}"));
+    }
     match s.char_indices().nth(MAX_TEXT_CHARS) {
         Some((i, _)) => (s[..i].to_string(), true),
         None => (s.to_string(), false),
@@ -362,6 +366,13 @@ mod tests {
         assert_eq!(Outcome::RateLimited { retry_after_secs: 1 }.breaker_verdict(), None);
         assert_eq!(Outcome::ServiceFailure("x".into()).breaker_verdict(), Some(false));
         assert_eq!(Outcome::PageError { message: "x".into(), timeout: true }.breaker_verdict(), Some(true));
+    }
+
+    #[test]
+    fn nul_characters_never_reach_the_stored_text() {
+        let (text, truncated) = cap("a\0b");
+        assert_eq!((text.as_str(), truncated), ("a\u{FFFD}b", false));
+        assert!(!cap(&html_to_text("<p>x&#0;y</p>")).0.contains('\0'), "an entity for NUL is stored as U+FFFD");
     }
 
     #[test]

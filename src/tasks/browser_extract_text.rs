@@ -21,7 +21,8 @@ pub async fn run(cfg: &Config, p: &BrowserExtractPayload, breaker: &BreakerClien
         Outcome::Ok { text, title, truncated, matches } => {
             let mut r = json!({ "url": p.url, "text": text, "elapsed_ms": elapsed_ms, "truncated": truncated });
             if let Some(t) = title {
-                r["title"] = Value::from(t);
+                // Postgres `jsonb` cannot store NUL (a page may write `&#0;`).
+                r["title"] = Value::from(t.replace('\0', "\u{FFFD}"));
             }
             if let Some(s) = &p.selector {
                 r["selector"] = Value::from(s.as_str());

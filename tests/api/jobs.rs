@@ -129,6 +129,41 @@ async fn a_target_that_always_fails_ends_failed_and_is_recorded_from_the_dead_le
 }
 
 #[tokio::test]
+async fn a_last_attempt_that_times_out_fails_with_reason_timeout() {
+    let stack = spawn_stack();
+    let t = stack.token_for(&unique_email("timeout")).await.access_token;
+    let k = key();
+    let mut body = http_job(target().url(&format!("/slow/3000/{k}")));
+    body["max_attempts"] = json!(1);
+    body["payload"]["timeout_ms"] = json!(1000);
+    let r = submit(stack, &t, body, None).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.body["data"]["id"].as_str().unwrap().to_string();
+    let job = wait_status(stack, &t, &id, &["FAILED", "COMPLETED"]).await;
+    assert_eq!((job["status"].as_str(), job["failure_reason"].as_str()), (Some("FAILED"), Some("timeout")), "{job}");
+    assert!(job["last_error"].as_str().is_some_and(|e| e.contains("timed out after 1000 ms")), "{job}");
+}
+
+#[tokio::test]
+async fn a_binary_body_is_stored_base64_and_fetched_once() {
+    let stack = spawn_stack();
+    let t = stack.token_for(&unique_email("binary")).await.access_token;
+    let k = key();
+    let r = submit(stack, &t, http_job(target().url(&format!("/binary/{k}"))), None).await;
+    let id = r.body["data"]["id"].as_str().unwrap().to_string();
+    let job = wait_status(stack, &t, &id, &["FAILED", "COMPLETED"]).await;
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    assert_eq!(job["result"]["encoding"], "base64", "{job}");
+    assert_eq!(job["result"]["body"], "iVBORw0KGgoAAAAN", "the exact bytes, NULs included");
+    assert_eq!(job["attempts"], 1);
+    assert_eq!(target().hits(&k), 1, "a result that is not text is not a reason to fetch again");
+    let text = submit(stack, &t, http_job(target().url(&format!("/ok/{k}"))), None).await;
+    let id = text.body["data"]["id"].as_str().unwrap().to_string();
+    let job = wait_status(stack, &t, &id, &["FAILED", "COMPLETED"]).await;
+    assert_eq!((job["result"]["body"].as_str(), job["result"]["encoding"].as_str()), (Some(format!("hello {k}").as_str()), Some("utf-8")));
+}
+
+#[tokio::test]
 async fn a_4xx_is_a_final_task_error_without_retries() {
     let stack = spawn_stack();
     let t = stack.token_for(&unique_email("4xx")).await.access_token;

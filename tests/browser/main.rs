@@ -134,7 +134,7 @@ async fn a_selector_that_never_appears_times_out_retries_and_fails_clearly() {
     let job = wait_status(&t, id, &["COMPLETED", "FAILED"]).await;
     assert_eq!(job["status"], "FAILED", "{job}");
     assert_eq!(job["attempts"], 2, "each timeout spent an attempt");
-    assert_eq!(job["failure_reason"], "max_attempts_exceeded");
+    assert_eq!(job["failure_reason"], "timeout", "the last attempt timed out");
     let err = job["last_error"].as_str().unwrap();
     assert!(err.contains("#never") && err.contains("1000ms"), "a clear last_error: {err}");
     assert_eq!(target().hits(&k), 2, "the page was loaded once per attempt");

@@ -4,6 +4,7 @@
 //! - `/status/{code}/{key}`: always `code`
 //! - `/slow/{ms}/{key}`: waits `ms`, then 200
 //! - `/big/{key}`: 200 with a 200 KiB body
+//! - `/binary/{key}`: 200 with a few bytes of a PNG header, NUL bytes included
 //! - `/page/{key}`: an HTML page titled `Page {key}` with `#content` (`Hello {key}`, a paragraph), a side
 //!   paragraph, a script and a style (for browser jobs)
 //! - `/delayed/{ms}/{key}`: an HTML page whose script adds `#late` (`late content {key}`) after `ms`
@@ -108,6 +109,10 @@ async fn serve(mut sock: tokio::net::TcpStream, hits: Arc<Mutex<HashMap<String, 
             (200, b"slow done".to_vec())
         }
         ["big", _] => (200, vec![b'x'; 200 * 1024]),
+        ["binary", _] => {
+            content_type = "image/png";
+            (200, vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d])
+        }
         _ => (404, b"no such behaviour".to_vec()),
     };
     let head = format!(
