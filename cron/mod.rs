@@ -35,7 +35,10 @@ impl<'a> Run<'a> {
     }
 
     pub async fn finish(&self, outcome: &str, counts: Value, message: &str) {
-        crate::log::info("cron: run finished", json!({ "job": self.job, "run_id": self.id, "outcome": outcome, "counts": counts, "message": message }));
+        crate::log::info(
+            "cron: run finished",
+            json!({ "job": self.job, "run_id": self.id, "outcome": outcome, "counts": counts, "message": message }),
+        );
         let Some(id) = &self.id else { return };
         let args = json!({ "p_run": id, "p_outcome": outcome, "p_counts": counts, "p_message": message });
         if let Err(e) = self.db.rpc_json("cron_run_finish", &args).await {
@@ -132,7 +135,10 @@ async fn redrive_webhooks(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>
                 crate::log::error("cron: Stripe event is dead after its re-drives; see the runbook stripe-webhook-dead-events", ids);
             }
             Ok(_) => crate::log::warn("cron: webhook re-drive failed; retried later with backoff", ids),
-            Err(e) => crate::log::error("cron: webhook re-drive failed and could not be stored", json!({ "event": ids, "store_error": e.to_string() })),
+            Err(e) => crate::log::error(
+                "cron: webhook re-drive failed and could not be stored",
+                json!({ "event": ids, "store_error": e.to_string() }),
+            ),
         }
     }
     let counts = json!({ "events": events.len(), "applied": applied, "failed": failed, "dead": dead });

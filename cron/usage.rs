@@ -50,7 +50,10 @@ pub async fn report(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
     let mut stopped: Option<Stop> = None;
     let mut rejected_ids: Vec<String> = Vec::new();
     for _ in 0..MAX_BATCHES {
-        let rows = match db.rpc_json("unreported_meter_usage", &json!({ "p_metered_prices": cfg.stripe_metered_prices, "p_limit": BATCH })).await {
+        let rows = match db
+            .rpc_json("unreported_meter_usage", &json!({ "p_metered_prices": cfg.stripe_metered_prices, "p_limit": BATCH }))
+            .await
+        {
             Ok(Value::Array(a)) => a,
             Ok(_) => Vec::new(),
             Err(e) => {
@@ -81,7 +84,10 @@ pub async fn report(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
                     // reconciliation will show it; the others go on.
                     rejected += 1;
                     rejected_ids.push(id.to_string());
-                    log::error("cron: Stripe refused a meter event", json!({ "usage_event_id": id, "customer": customer, "error": e.to_string() }));
+                    log::error(
+                        "cron: Stripe refused a meter event",
+                        json!({ "usage_event_id": id, "customer": customer, "error": e.to_string() }),
+                    );
                 }
                 Err(e) => {
                     stopped = Some(Stop::Stripe(e.to_string()));
@@ -132,7 +138,8 @@ pub async fn reconcile(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
     let mut counts = json!({ "accounts": periods.len(), "ok": 0, "stripe_ahead": 0, "stripe_behind": 0, "missing": 0, "errors": 0 });
     let mut stripe_down = false;
     for p in &periods {
-        let (Some(customer), Some(start), Some(end)) = (p["stripe_customer_id"].as_str(), unix(&p["window_start"]), unix(&p["window_end"])) else {
+        let (Some(customer), Some(start), Some(end)) = (p["stripe_customer_id"].as_str(), unix(&p["window_start"]), unix(&p["window_end"]))
+        else {
             continue;
         };
         let (start, end) = (floor_minute(start), floor_minute(end));
@@ -141,7 +148,10 @@ pub async fn reconcile(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
             Ok(list) => summary_total(&list),
             Err(e) => {
                 counts["errors"] = Value::from(counts["errors"].as_u64().unwrap_or(0) + 1);
-                log::error("cron: meter summary unavailable", json!({ "account_id": p["account_id"], "customer": customer, "error": e.to_string() }));
+                log::error(
+                    "cron: meter summary unavailable",
+                    json!({ "account_id": p["account_id"], "customer": customer, "error": e.to_string() }),
+                );
                 if matches!(e, StripeError::Unavailable(_)) {
                     stripe_down = true;
                     break;
@@ -167,11 +177,14 @@ pub async fn reconcile(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
         };
         counts[&kind] = Value::from(counts[&kind].as_u64().unwrap_or(0) + 1);
         if kind != "ok" {
-            log::warn("cron: usage discrepancy", json!({
-                "event": "usage_discrepancy", "kind": kind, "account_id": p["account_id"], "customer": customer,
-                "internal_quantity": internal, "stripe_quantity": stripe_total, "unreported_quantity": p["unreported_quantity"],
-                "window_start": p["window_start"], "window_end": p["window_end"],
-            }));
+            log::warn(
+                "cron: usage discrepancy",
+                json!({
+                    "event": "usage_discrepancy", "kind": kind, "account_id": p["account_id"], "customer": customer,
+                    "internal_quantity": internal, "stripe_quantity": stripe_total, "unreported_quantity": p["unreported_quantity"],
+                    "window_start": p["window_start"], "window_end": p["window_end"],
+                }),
+            );
         }
     }
     breaker.record(Some(!stripe_down), probe).await;

@@ -90,10 +90,15 @@ impl DurableObject for CircuitBreaker {
                     self.log_transition(&name, t, &b);
                 }
                 match admission {
-                    Admission::Allowed { probe } => json_response(200, &json!({ "allowed": true, "probe": probe, "state": b.mode.as_str() })),
-                    Admission::Refused { retry_in_ms } => json_response(200, &json!({
-                        "allowed": false, "probe": false, "retry_in_ms": retry_in_ms, "state": b.mode.as_str(),
-                    })),
+                    Admission::Allowed { probe } => {
+                        json_response(200, &json!({ "allowed": true, "probe": probe, "state": b.mode.as_str() }))
+                    }
+                    Admission::Refused { retry_in_ms } => json_response(
+                        200,
+                        &json!({
+                            "allowed": false, "probe": false, "retry_in_ms": retry_in_ms, "state": b.mode.as_str(),
+                        }),
+                    ),
                 }
             }
             "/record" => {
@@ -110,12 +115,15 @@ impl DurableObject for CircuitBreaker {
                 }
                 json_response(200, &json!({ "state": b.mode.as_str() }))
             }
-            "/state" => json_response(200, &json!({
-                "state": b.observed_mode(now, &self.policy).as_str(),
-                "reason": b.reason,
-                "consecutive_failures": b.consecutive_failures,
-                "opened_at": (b.opened_at > 0.0).then_some(b.opened_at),
-            })),
+            "/state" => json_response(
+                200,
+                &json!({
+                    "state": b.observed_mode(now, &self.policy).as_str(),
+                    "reason": b.reason,
+                    "consecutive_failures": b.consecutive_failures,
+                    "opened_at": (b.opened_at > 0.0).then_some(b.opened_at),
+                }),
+            ),
             _ => json_response(404, &json!({ "error": "not found" })),
         }
     }

@@ -85,8 +85,7 @@ impl JobHub {
     }
 
     fn stored(&self, job_id: &str) -> Result<Option<Value>> {
-        let rows: Vec<StateRow> =
-            self.sql().exec("SELECT snapshot FROM job_state WHERE job_id = ?", vec![job_id.into()])?.to_array()?;
+        let rows: Vec<StateRow> = self.sql().exec("SELECT snapshot FROM job_state WHERE job_id = ?", vec![job_id.into()])?.to_array()?;
         Ok(rows.first().and_then(|r| serde_json::from_str(&r.snapshot).ok()))
     }
 

@@ -16,8 +16,11 @@ pub async fn handle(msg: RawMessage, queue: &str, env: &Env, db: &ServiceDb) {
     let args = json!({ "p_job_id": job_id, "p_queue": queue, "p_envelope": body, "p_reason": "dead-lettered" });
     match db.rpc_json("record_dead_letter", &args).await {
         Ok(job) => {
-            log::warn("dlq: recorded", json!({ "queue": queue, "job_id": job_id,
-                "request_id": envelope.as_ref().map(|e| e.correlation_id.clone()) }));
+            log::warn(
+                "dlq: recorded",
+                json!({ "queue": queue, "job_id": job_id,
+                "request_id": envelope.as_ref().map(|e| e.correlation_id.clone()) }),
+            );
             if let (Some(e), true) = (&envelope, job.is_object()) {
                 if let Ok(hub) = JobHubClient::for_account(env, &e.meta.account_id) {
                     hub.publish(&job, &e.correlation_id).await;

@@ -50,8 +50,10 @@ pub async fn handle(msg: RawMessage, env: &Env, cfg: &Config, db: &ServiceDb, dl
     let next = match process(&envelope, env, cfg, db, dlq).await {
         Ok(n) => n,
         Err(e) => {
-            log::error("jobs: infrastructure error; message will be redelivered",
-                json!({ "request_id": envelope.correlation_id, "job_id": envelope.job_id, "error": e }));
+            log::error(
+                "jobs: infrastructure error; message will be redelivered",
+                json!({ "request_id": envelope.correlation_id, "job_id": envelope.job_id, "error": e }),
+            );
             Next::RetryIn(retry_delay_secs(1, cfg.job_retry_base_secs, cfg.job_retry_max_secs, js_sys::Math::random()))
         }
     };
@@ -84,15 +86,25 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dl
 
     // A flag turned off after the job was queued: the job fails (refunded), clearly and once.
     if let Some(flag) = task.and_then(|t| disabled_flag(t, &cfg.features)) {
-        let job = finish(db, &hub, rid, id, json!({
-            "p_status": "FAILED", "p_failure_reason": "feature_flag_disabled",
-            "p_last_error": format!("{} is disabled; the job was not run", flag),
-        })).await?;
+        let job = finish(
+            db,
+            &hub,
+            rid,
+            id,
+            json!({
+                "p_status": "FAILED", "p_failure_reason": "feature_flag_disabled",
+                "p_last_error": format!("{} is disabled; the job was not run", flag),
+            }),
+        )
+        .await?;
         if job["failure_reason"] == "feature_flag_disabled" {
-            log::warn("jobs: feature flag disabled; job failed", json!({
-                "event": "job_failed_feature_flag", "request_id": rid, "job_id": id, "task_type": env_.task_type,
-                "flag": flag, "account_id": env_.meta.account_id,
-            }));
+            log::warn(
+                "jobs: feature flag disabled; job failed",
+                json!({
+                    "event": "job_failed_feature_flag", "request_id": rid, "job_id": id, "task_type": env_.task_type,
+                    "flag": flag, "account_id": env_.meta.account_id,
+                }),
+            );
         } else {
             log::info("jobs: duplicate delivery of a finished job", json!({ "request_id": rid, "job_id": id, "status": job["status"] }));
         }
@@ -185,9 +197,12 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dl
             if job.is_object() {
                 hub.publish(&job, rid).await;
             }
-            log::warn("jobs: service unavailable; attempt handed back", json!({
-                "request_id": rid, "job_id": id, "retry_in_secs": retry_in_secs, "error": message,
-            }));
+            log::warn(
+                "jobs: service unavailable; attempt handed back",
+                json!({
+                    "request_id": rid, "job_id": id, "retry_in_secs": retry_in_secs, "error": message,
+                }),
+            );
             Ok(Next::RetryIn(retry_in_secs))
         }
         Ok(result) => {
@@ -217,14 +232,20 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dl
             let job = db.rpc_json("job_retry", &json!({ "p_job_id": id, "p_last_error": message })).await.map_err(|e| e.to_string())?;
             hub.publish(&job, rid).await;
             let delay = retry_delay_secs(attempts, cfg.job_retry_base_secs, cfg.job_retry_max_secs, js_sys::Math::random());
-            log::warn("jobs: attempt failed; retrying", json!({ "request_id": rid, "job_id": id, "attempt": attempts, "delay_secs": delay, "error": message }));
+            log::warn(
+                "jobs: attempt failed; retrying",
+                json!({ "request_id": rid, "job_id": id, "attempt": attempts, "delay_secs": delay, "error": message }),
+            );
             Ok(Next::RetryIn(delay))
         }
         Err(TaskError::Retryable { message, timeout }) => {
             // The last attempt timing out is reported as such; any other last failure as attempts exhausted.
             let reason = if timeout { "timeout" } else { "max_attempts_exceeded" };
             finish(db, &hub, rid, id, json!({ "p_status": "FAILED", "p_last_error": message, "p_failure_reason": reason })).await?;
-            log::warn("jobs: attempts exhausted; dead-lettering", json!({ "request_id": rid, "job_id": id, "attempts": attempts, "error": message }));
+            log::warn(
+                "jobs: attempts exhausted; dead-lettering",
+                json!({ "request_id": rid, "job_id": id, "attempts": attempts, "error": message }),
+            );
             let mut dead = env_.clone();
             dead.attempt = attempts;
             let sent = match env.queue(dlq.binding) {

@@ -25,10 +25,7 @@ pub fn logical_queue(name: &str) -> Option<(&'static str, bool)> {
         None => (name, false),
     };
     // Longest names first: "browser-jobs" must not be taken for "jobs" plus a suffix.
-    [BROWSER_JOBS, STRIPE_WEBHOOKS, JOBS]
-        .into_iter()
-        .find(|q| base == *q || base.starts_with(&format!("{q}-")))
-        .map(|q| (q, dlq))
+    [BROWSER_JOBS, STRIPE_WEBHOOKS, JOBS].into_iter().find(|q| base == *q || base.starts_with(&format!("{q}-"))).map(|q| (q, dlq))
 }
 
 /// Sends a message as plain JSON. serde-wasm-bindgen would turn `serde_json::Value` maps into JS `Map`s,

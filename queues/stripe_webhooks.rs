@@ -208,14 +208,18 @@ pub async fn handle(msg: RawMessage, cfg: &Config, env: &Env, db: &ServiceDb) {
         }
         Err(failure @ Failure::Permanent(_)) => match store_failure(&event, &failure, cfg, db).await {
             Ok(status) => {
-                log::error("stripe: event cannot be applied; stored for the re-drive",
-                    json!({ "event": ids, "error": failure.message(), "stored_as": status }));
+                log::error(
+                    "stripe: event cannot be applied; stored for the re-drive",
+                    json!({ "event": ids, "error": failure.message(), "stored_as": status }),
+                );
                 msg.ack();
             }
             Err(e) => {
                 let delay = retry_later(&msg, cfg);
-                log::error("stripe: event cannot be applied nor stored; retrying",
-                    json!({ "event": ids, "error": failure.message(), "store_error": e.to_string(), "retry_in_secs": delay }));
+                log::error(
+                    "stripe: event cannot be applied nor stored; retrying",
+                    json!({ "event": ids, "error": failure.message(), "store_error": e.to_string(), "retry_in_secs": delay }),
+                );
             }
         },
         Err(Failure::Transient(e)) => {
@@ -237,13 +241,18 @@ pub async fn handle_dead_letter(msg: RawMessage, cfg: &Config, db: &ServiceDb) {
     let failure = Failure::Transient("the stripe-webhooks queue gave up after its retries".into());
     match store_failure(&body, &failure, cfg, db).await {
         Ok(status) => {
-            log::error("stripe dlq: event stored for the re-drive", json!({ "event_id": body["id"], "type": body["type"], "stored_as": status }));
+            log::error(
+                "stripe dlq: event stored for the re-drive",
+                json!({ "event_id": body["id"], "type": body["type"], "stored_as": status }),
+            );
             msg.ack();
         }
         Err(e) => {
             let delay = retry_later(&msg, cfg);
-            log::error("stripe dlq: could not store the event; retrying",
-                json!({ "event_id": body["id"], "error": e.to_string(), "retry_in_secs": delay }));
+            log::error(
+                "stripe dlq: could not store the event; retrying",
+                json!({ "event_id": body["id"], "error": e.to_string(), "retry_in_secs": delay }),
+            );
         }
     }
 }
@@ -270,7 +279,12 @@ mod tests {
     #[test]
     fn stripe_outages_are_transient_and_refusals_permanent() {
         assert!(!stripe_failure(StripeError::Unavailable("timeout".into())).is_permanent());
-        assert!(stripe_failure(StripeError::Api { status: 404, code: Some("resource_missing".into()), message: "No such subscription".into() }).is_permanent());
+        assert!(stripe_failure(StripeError::Api {
+            status: 404,
+            code: Some("resource_missing".into()),
+            message: "No such subscription".into()
+        })
+        .is_permanent());
         assert!(stripe_failure(StripeError::NotConfigured).is_permanent());
     }
 

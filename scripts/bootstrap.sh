@@ -31,6 +31,14 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown || die "could not add the wasm32-unknown-unknown target"
 fi
 
+# rustfmt and clippy for the lint gates of `npm test`.
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    say "rustup component add $component"
+    rustup component add "$component" || die "could not add the $component component"
+  fi
+done
+
 # 2. cargo-installed tools, each in its own versioned folder.
 cargo_tool() { # crate version bin-path
   local crate=$1 version=$2 bin=$3 root

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test: host unit tests, the JS entry's tests, pgTAP (with every migration reverted and
+# Every test: the lint gates (rustfmt, clippy), host unit tests, the JS entry's tests, pgTAP (with every migration reverted and
 # re-applied), then the end-to-end suite, which boots its own isolated stacks. Run via `npm test`.
 # Ends with one line totalling every runner: "summary: N passed, N failed".
 set -euo pipefail
@@ -7,6 +7,12 @@ source "$(dirname "$0")/env.sh"
 cd "$PROJECT_ROOT"
 out=$(mktemp); trap 'rm -f "$out"' EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "lint (cargo fmt --check; cargo clippy -D warnings for the host, wasm32 and the e2e crate)"
+cargo fmt --all --check
+cargo clippy --package edge-saas --lib --tests -- -D warnings
+cargo clippy --package edge-saas --lib --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --package e2e --tests --benches -- -D warnings
 
 step "host unit tests (cargo test)"
 cargo test --package edge-saas --lib 2>&1 | tee -a "$out"

@@ -62,10 +62,7 @@ fn obj(pairs: &[(&str, JsValue)]) -> Object {
 fn algorithm(alg: Alg) -> (Object, Object) {
     let s = |v: &str| JsValue::from_str(v);
     match alg {
-        Alg::Es256 => (
-            obj(&[("name", s("ECDSA")), ("namedCurve", s("P-256"))]),
-            obj(&[("name", s("ECDSA")), ("hash", s("SHA-256"))]),
-        ),
+        Alg::Es256 => (obj(&[("name", s("ECDSA")), ("namedCurve", s("P-256"))]), obj(&[("name", s("ECDSA")), ("hash", s("SHA-256"))])),
         Alg::Rs256 => {
             let a = obj(&[("name", s("RSASSA-PKCS1-v1_5")), ("hash", s("SHA-256"))]);
             (a.clone(), a)
@@ -89,9 +86,7 @@ async fn import_hmac(secret: &str) -> Result<CryptoKey, AuthError> {
     let (import_alg, _) = algorithm(Alg::Hs256);
     let raw = Uint8Array::from(secret.as_bytes());
     let usages = Array::of1(&JsValue::from_str("verify"));
-    let p = subtle()
-        .import_key_with_object("raw", raw.unchecked_ref(), &import_alg, false, &usages)
-        .map_err(|_| AuthError::UnknownKey)?;
+    let p = subtle().import_key_with_object("raw", raw.unchecked_ref(), &import_alg, false, &usages).map_err(|_| AuthError::UnknownKey)?;
     JsFuture::from(p).await.map(|k| k.unchecked_into()).map_err(|_| AuthError::UnknownKey)
 }
 
@@ -143,7 +138,7 @@ async fn key_for(cfg: &Config, kid: &str, alg: Alg) -> Result<CryptoKey, ApiErro
         };
     }
     let jwk = match decision {
-        Decision::Use(k) => k,
+        Decision::Use(k) => *k,
         Decision::Reject | Decision::Refetch => return Err(reject(AuthError::UnknownKey)),
         Decision::Unavailable => {
             log::error("auth: signing keys unavailable past their stale window; failing closed", json!({}));
@@ -166,11 +161,7 @@ fn reject(reason: AuthError) -> ApiError {
 
 /// Authenticates a request from its `Authorization` and `X-Account-Id` header values. A malformed
 /// `X-Account-Id` is a 400 naming the header, checked only after the token is accepted.
-pub async fn authenticate(
-    cfg: &Config,
-    authorization: Option<&str>,
-    account_header: Option<&str>,
-) -> Result<Authenticated, ApiError> {
+pub async fn authenticate(cfg: &Config, authorization: Option<&str>, account_header: Option<&str>) -> Result<Authenticated, ApiError> {
     let token = jwt::bearer(authorization).map_err(reject)?;
     let parsed = jwt::parse(token).map_err(reject)?;
     let key = match parsed.alg {
@@ -185,7 +176,7 @@ pub async fn authenticate(
     };
     verify_signature(&key, parsed.alg, &parsed).await.map_err(reject)?;
     let mut principal = jwt::validate(&parsed.claims, platform::now_ms() / 1000.0, &cfg.jwt_issuer).map_err(reject)?;
-    principal.account = ActiveAccount::from_header(account_header).map_err(|()| {
+    principal.account = ActiveAccount::from_header(account_header).map_err(|_| {
         let mut fields = serde_json::Map::new();
         fields.insert("X-Account-Id".into(), serde_json::Value::from("must be a UUID"));
         ApiError::invalid_fields(fields)

@@ -56,10 +56,7 @@ pub const BREAKER_COOLDOWN_SECS: &str = "BREAKER_COOLDOWN_SECS";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Feature flags reported by `/health`: (variable, default when unset).
-pub const FEATURE_FLAGS: &[(&str, bool)] = &[
-    ("FF_BROWSER_WORKER_ENABLED", true),
-    ("FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED", true),
-];
+pub const FEATURE_FLAGS: &[(&str, bool)] = &[("FF_BROWSER_WORKER_ENABLED", true), ("FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED", true)];
 
 /// A secret value. `Debug` prints `Secret([redacted])`; there is no `Display`.
 #[derive(Clone)]
@@ -165,20 +162,18 @@ pub fn breaker_policy(env: &Env) -> BreakerPolicy {
 }
 
 fn get(env: &Env, name: &str) -> Option<String> {
-    env.secret(name)
-        .map(|s| s.to_string())
-        .or_else(|_| env.var(name).map(|v| v.to_string()))
-        .ok()
-        .filter(|s| !s.trim().is_empty())
+    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|s| !s.trim().is_empty())
 }
 
 fn number(env: &Env, name: &'static str, default: f64) -> Result<f64, ConfigError> {
     match get(env, name) {
         None => Ok(default),
-        Some(v) => v.trim().parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0).ok_or(ConfigError::Invalid {
-            name,
-            reason: "expected a non-negative number".into(),
-        }),
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n >= 0.0)
+            .ok_or(ConfigError::Invalid { name, reason: "expected a non-negative number".into() }),
     }
 }
 
@@ -198,15 +193,14 @@ pub fn parse_flag(v: &str) -> Option<bool> {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Config, ConfigError> {
         let supabase_url = required(env, SUPABASE_URL)?.trim_end_matches('/').to_string();
-        let postgrest_url = get(env, POSTGREST_URL)
-            .map(|u| u.trim_end_matches('/').to_string())
-            .unwrap_or_else(|| format!("{supabase_url}/rest/v1"));
+        let postgrest_url =
+            get(env, POSTGREST_URL).map(|u| u.trim_end_matches('/').to_string()).unwrap_or_else(|| format!("{supabase_url}/rest/v1"));
         let max_body_bytes = match get(env, MAX_BODY_BYTES) {
             None => DEFAULT_MAX_BODY_BYTES,
-            Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
-                name: MAX_BODY_BYTES,
-                reason: "expected a whole number of bytes".into(),
-            })?,
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Invalid { name: MAX_BODY_BYTES, reason: "expected a whole number of bytes".into() })?,
         };
         let features = FEATURE_FLAGS
             .iter()
@@ -221,8 +215,7 @@ impl Config {
             stale_ms: number(env, JWKS_STALE_SECS, defaults.stale_ms / 1000.0)? * 1000.0,
             min_refetch_ms: number(env, JWKS_REFETCH_MIN_INTERVAL_SECS, defaults.min_refetch_ms / 1000.0)? * 1000.0,
         };
-        let jwks_url = get(env, SUPABASE_JWKS_URL)
-            .unwrap_or_else(|| format!("{supabase_url}/auth/v1/.well-known/jwks.json"));
+        let jwks_url = get(env, SUPABASE_JWKS_URL).unwrap_or_else(|| format!("{supabase_url}/auth/v1/.well-known/jwks.json"));
         let environment = get(env, ENVIRONMENT).unwrap_or_else(|| "production".into());
         let deny_src = match env.var(SSRF_DENY_CIDRS) {
             Ok(v) => v.to_string(),

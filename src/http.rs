@@ -25,15 +25,25 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
 /// What a handler produces: `data` for the envelope and its status, or a fully-formed response
 /// (for streams), plus extra headers.
 pub enum Reply {
-    Json { status: u16, data: Value, headers: Vec<(&'static str, String)> },
+    Json {
+        status: u16,
+        data: Value,
+        headers: Vec<(&'static str, String)>,
+    },
     /// A non-2xx answer that still reports data (e.g. `/health` when degraded): `success: false`,
     /// the error's code and message, and `data` in `error.details`.
-    Degraded { error: ApiError, data: Value },
+    Degraded {
+        error: ApiError,
+        data: Value,
+    },
     /// A JSON document served bare, outside the envelope, for tools that consume it as-is
     /// (the OpenAPI document).
     Document(Value),
     /// A list in the envelope with its pagination block.
-    List { data: Value, pagination: envelope::Pagination },
+    List {
+        data: Value,
+        pagination: envelope::Pagination,
+    },
     /// A Server-Sent Events stream (built by the handler, so its headers are mutable here).
     Stream(Response),
 }
@@ -84,9 +94,8 @@ fn error_response(err: &ApiError, request_id: &str) -> worker::Result<Response> 
 /// Entry point for `#[event(fetch)]`.
 pub async fn serve(mut req: Request, env: Env) -> worker::Result<Response> {
     let started = platform::now_ms();
-    let request_id = request_id::accept(header(&req, "X-Request-Id").as_deref())
-        .unwrap_or_else(platform::random_uuid);
-    let method = Method::parse(&req.method().to_string());
+    let request_id = request_id::accept(header(&req, "X-Request-Id").as_deref()).unwrap_or_else(platform::random_uuid);
+    let method = Method::parse(req.method().as_ref());
     let path = req.path();
     let origin = header(&req, "Origin");
 
@@ -163,16 +172,14 @@ async fn dispatch(
     let built = match reply {
         Reply::Json { status, data, headers } => {
             let resp = json_response(status, &envelope::success(data, request_id, &ts));
-            resp.map(|r| {
-                apply_headers(r.headers(), &headers);
-                r
-            })
+            resp.inspect(|r| apply_headers(r.headers(), &headers))
         }
         Reply::Document(doc) => json_response(200, &doc),
         Reply::List { data, pagination } => json_response(200, &envelope::success_list(data, pagination, request_id, &ts)),
         Reply::Stream(resp) => {
             let h = resp.headers();
-            let set = h.set("Content-Type", "text/event-stream")
+            let set = h
+                .set("Content-Type", "text/event-stream")
                 .and_then(|_| h.set("Cache-Control", "no-cache"))
                 .and_then(|_| h.set("X-Accel-Buffering", "no"));
             set.map(|_| resp)
@@ -180,10 +187,7 @@ async fn dispatch(
         Reply::Degraded { error, data } => {
             let mut body = envelope::failure(&error, request_id, &ts);
             body["error"]["details"] = data;
-            json_response(error.status(), &body).map(|r| {
-                apply_headers(r.headers(), &error.headers());
-                r
-            })
+            json_response(error.status(), &body).inspect(|r| apply_headers(r.headers(), &error.headers()))
         }
     };
     built.map_err(|e| ApiError::Internal(format!("building response: {e}")))
@@ -191,12 +195,7 @@ async fn dispatch(
 
 /// Answers `OPTIONS`. A CORS preflight from an allowed origin gets 204 and the CORS headers; from any
 /// other origin 403 without them. A plain `OPTIONS` gets 204 with `Allow` for a known path.
-fn preflight(
-    cfg: &Config,
-    path: &str,
-    origin: Option<&str>,
-    is_preflight: bool,
-) -> Result<Result<Response, ApiError>, worker::Error> {
+fn preflight(cfg: &Config, path: &str, origin: Option<&str>, is_preflight: bool) -> Result<Result<Response, ApiError>, worker::Error> {
     let allow = match routes::match_route(Method::Other, path) {
         Err(ApiError::MethodNotAllowed { allow }) => allow,
         _ => return Ok(Err(ApiError::NotFound)),

@@ -13,12 +13,12 @@ pub mod log;
 pub mod platform;
 pub mod tasks;
 
+#[path = "../cron/mod.rs"]
+pub mod cron;
 #[path = "../durable-objects/mod.rs"]
 pub mod durable_objects;
 #[path = "../queues/mod.rs"]
 pub mod queues;
-#[path = "../cron/mod.rs"]
-pub mod cron;
 
 use worker::{event, Context, Env, MessageBatch, Request, Response, ScheduleContext, ScheduledEvent};
 

@@ -16,11 +16,14 @@ pub fn emit(level: Level, msg: &str, fields: Value) {
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    obj.insert("level".into(), Value::from(match level {
-        Level::Info => "info",
-        Level::Warn => "warn",
-        Level::Error => "error",
-    }));
+    obj.insert(
+        "level".into(),
+        Value::from(match level {
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }),
+    );
     obj.insert("msg".into(), Value::from(msg));
     obj.insert("ts".into(), Value::from(crate::platform::now_rfc3339()));
     let line = Value::Object(obj).to_string();

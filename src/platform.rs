@@ -14,9 +14,5 @@ pub fn now_ms() -> f64 {
 
 /// A random (v4) UUID from the runtime's CSPRNG.
 pub fn random_uuid() -> String {
-    js_sys::global()
-        .unchecked_into::<web_sys::WorkerGlobalScope>()
-        .crypto()
-        .expect("workerd always exposes crypto")
-        .random_uuid()
+    js_sys::global().unchecked_into::<web_sys::WorkerGlobalScope>().crypto().expect("workerd always exposes crypto").random_uuid()
 }

@@ -28,7 +28,9 @@ impl JobHubClient {
     pub async fn publish(&self, job: &Value, request_id: &str) {
         match self.post("/publish", &json!({ "job": job })).await {
             Ok(r) if r.status_code() == 200 => {}
-            Ok(r) => log::warn("jobhub: publish refused", json!({ "request_id": request_id, "status": r.status_code(), "job_id": job["id"] })),
+            Ok(r) => {
+                log::warn("jobhub: publish refused", json!({ "request_id": request_id, "status": r.status_code(), "job_id": job["id"] }))
+            }
             Err(e) => log::warn("jobhub: publish failed", json!({ "request_id": request_id, "error": e.to_string(), "job_id": job["id"] })),
         }
     }

@@ -78,33 +78,25 @@ impl From<DbError> for ApiError {
         match &e {
             // Errors our own SQL functions raise on purpose (SQLSTATE P0001, message = the contract's code).
             DbError::Api { code, message, details, .. } if code == "P0001" => {
-                let details: serde_json::Value =
-                    details.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
+                let details: serde_json::Value = details.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
                 match message.as_str() {
                     "not_found" => ApiError::NotFound,
-                    "conflict" => ApiError::Conflict {
-                        message: format!("the job is already {}", details["status"].as_str().unwrap_or("finished")),
-                    },
-                    "duplicate_job" => ApiError::DuplicateJob {
-                        job_id: details["job_id"].as_str().unwrap_or_default().to_string(),
-                    },
+                    "conflict" => {
+                        ApiError::Conflict { message: format!("the job is already {}", details["status"].as_str().unwrap_or("finished")) }
+                    }
+                    "duplicate_job" => ApiError::DuplicateJob { job_id: details["job_id"].as_str().unwrap_or_default().to_string() },
                     "plan_limit_exceeded" => ApiError::PlanLimitExceeded { details },
                     "insufficient_credits" => ApiError::InsufficientCredits { details },
-                    "feature_disabled" => ApiError::FeatureDisabled {
-                        message: "this task type is not included in the account's plan".into(),
-                        details,
-                    },
+                    "feature_disabled" => {
+                        ApiError::FeatureDisabled { message: "this task type is not included in the account's plan".into(), details }
+                    }
                     _ => ApiError::Internal(e.to_string()),
                 }
             }
-            DbError::Api { code, .. } if code == "23505" => {
-                ApiError::Conflict { message: "the resource already exists".into() }
-            }
+            DbError::Api { code, .. } if code == "23505" => ApiError::Conflict { message: "the resource already exists".into() },
             DbError::Api { code, .. } if code == "42501" => ApiError::NotFound,
             DbError::Api { code, .. } if code == "PGRST116" => ApiError::NotFound,
-            DbError::Api { code, .. }
-                if code == "22P02" || code == "23514" || code == "23502" || code == "22023" =>
-            {
+            DbError::Api { code, .. } if code == "22P02" || code == "23514" || code == "23502" || code == "22023" => {
                 ApiError::invalid("the request was rejected by a data constraint")
             }
             _ => ApiError::Internal(e.to_string()),
@@ -152,12 +144,7 @@ impl Db {
     /// Calls a SQL function through `/rpc/{name}` with a JSON object of arguments and returns the raw
     /// JSON body of a 2xx answer.
     pub async fn rpc(&self, name: &str, args: &serde_json::Value) -> Result<String, DbError> {
-        let resp = self
-            .client
-            .rpc(name, args.to_string())
-            .execute()
-            .await
-            .map_err(|e| DbError::Transport(e.to_string()))?;
+        let resp = self.client.rpc(name, args.to_string()).execute().await.map_err(|e| DbError::Transport(e.to_string()))?;
         let status = resp.status().as_u16();
         let body = resp.text().await.map_err(|e| DbError::Transport(e.to_string()))?;
         if (200..300).contains(&status) {
@@ -217,17 +204,27 @@ mod tests {
 
     #[test]
     fn errors_raised_by_our_functions_map_to_their_contract_codes() {
-        let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"duplicate_job","details":"{\"job_id\": \"j1\"}"}"#).into();
+        let e: ApiError =
+            DbError::from_response(400, r#"{"code":"P0001","message":"duplicate_job","details":"{\"job_id\": \"j1\"}"}"#).into();
         assert_eq!((e.status(), e.code()), (409, "duplicate_job"));
         assert_eq!(e.details()["job_id"], "j1");
-        let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"insufficient_credits","details":"{\"required\": 1, \"balance\": 0}"}"#).into();
+        let e: ApiError = DbError::from_response(
+            400,
+            r#"{"code":"P0001","message":"insufficient_credits","details":"{\"required\": 1, \"balance\": 0}"}"#,
+        )
+        .into();
         assert_eq!((e.status(), e.code()), (402, "insufficient_credits"));
         assert_eq!(e.details()["required"], 1);
-        let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"plan_limit_exceeded","details":"{\"limit\": 100, \"used\": 100, \"resets_at\": \"x\"}"}"#).into();
+        let e: ApiError = DbError::from_response(
+            400,
+            r#"{"code":"P0001","message":"plan_limit_exceeded","details":"{\"limit\": 100, \"used\": 100, \"resets_at\": \"x\"}"}"#,
+        )
+        .into();
         assert_eq!((e.status(), e.code()), (402, "plan_limit_exceeded"));
         let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"not_found"}"#).into();
         assert_eq!(e.status(), 404);
-        let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"conflict","details":"{\"status\":\"COMPLETED\"}"}"#).into();
+        let e: ApiError =
+            DbError::from_response(400, r#"{"code":"P0001","message":"conflict","details":"{\"status\":\"COMPLETED\"}"}"#).into();
         assert_eq!((e.status(), e.public_message().as_str()), (409, "the job is already COMPLETED"));
     }
 

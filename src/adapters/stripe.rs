@@ -62,7 +62,8 @@ impl StripeClient {
             if let Some(b) = &body {
                 init.with_body(Some(b.as_str().into()));
             }
-            let req = Request::new_with_init(&format!("{}{path}", self.base), &init).map_err(|e| StripeError::Unavailable(e.to_string()))?;
+            let req =
+                Request::new_with_init(&format!("{}{path}", self.base), &init).map_err(|e| StripeError::Unavailable(e.to_string()))?;
             let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS));
             let status = match Fetch::Request(req).send_with_signal(&signal).await {
                 Ok(mut resp) => {
@@ -107,10 +108,8 @@ pub async fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<Vec<u8>, String> {
     let k = JsFuture::from(subtle.import_key_with_object("raw", raw.unchecked_ref(), &alg, false, &usages).map_err(|_| "importKey")?)
         .await
         .map_err(|_| "importKey")?;
-    let sig = JsFuture::from(
-        subtle.sign_with_object_and_u8_array(&alg, k.unchecked_ref(), data).map_err(|_| "sign")?,
-    )
-    .await
-    .map_err(|_| "sign")?;
+    let sig = JsFuture::from(subtle.sign_with_object_and_u8_array(&alg, k.unchecked_ref(), data).map_err(|_| "sign")?)
+        .await
+        .map_err(|_| "sign")?;
     Ok(Uint8Array::new(&sig).to_vec())
 }

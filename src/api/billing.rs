@@ -3,6 +3,7 @@
 
 use crate::adapters::postgrest::{Db, ServiceDb, ServiceRole};
 use crate::adapters::stripe::{hmac_sha256, StripeClient, StripeError};
+use crate::api::with_account;
 use crate::auth::Authenticated;
 use crate::domain::billing::PLANS;
 use crate::domain::body;
@@ -10,7 +11,6 @@ use crate::domain::envelope::Pagination;
 use crate::domain::error::ApiError;
 use crate::domain::jobs::ListQuery;
 use crate::domain::stripe_signature::{self as sig, SignatureError};
-use crate::api::with_account;
 use crate::http::{header, read_body, Reply, RequestCtx};
 use crate::{log, platform};
 use serde::Deserialize;
@@ -19,7 +19,6 @@ use worker::Request;
 
 /// The queue producer binding for verified Stripe events.
 pub const WEBHOOK_QUEUE_BINDING: &str = "STRIPE_WEBHOOKS_QUEUE";
-
 
 /// A Stripe event whose signature verified. Only [`webhook`] constructs it.
 pub struct VerifiedEvent {
@@ -69,11 +68,16 @@ pub async fn webhook(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, A
         Err(e) => Err(e.to_string()),
     };
     if let Err(e) = queued {
-        log::error("webhook: queue refused; storing for re-drive", json!({ "request_id": ctx.request_id, "event_id": event.id, "error": e }));
+        log::error(
+            "webhook: queue refused; storing for re-drive",
+            json!({ "request_id": ctx.request_id, "event_id": event.id, "error": e }),
+        );
         let db = ServiceDb::new(ctx.cfg, ServiceRole::for_verified_webhook(&event));
         if let Err(e) = db.rpc("store_webhook_event", &json!({ "p_event": event.body })).await {
-            log::error("webhook: could not make the event durable; answering 503 so Stripe retries",
-                json!({ "request_id": ctx.request_id, "event_id": event.id, "error": e.to_string() }));
+            log::error(
+                "webhook: could not make the event durable; answering 503 so Stripe retries",
+                json!({ "request_id": ctx.request_id, "event_id": event.id, "error": e.to_string() }),
+            );
             return Err(ApiError::Unavailable { dependency: "event storage", retry_after_secs: 60 });
         }
     }

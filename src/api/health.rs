@@ -29,8 +29,7 @@ pub async fn get(ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
             false
         }
     };
-    let features: Map<String, Value> =
-        ctx.cfg.features.iter().map(|(k, v)| ((*k).to_string(), Value::Bool(*v))).collect();
+    let features: Map<String, Value> = ctx.cfg.features.iter().map(|(k, v)| ((*k).to_string(), Value::Bool(*v))).collect();
     let report = json!({
         "status": if database_ok { "ok" } else { "degraded" },
         "version": VERSION,
@@ -42,9 +41,6 @@ pub async fn get(ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
     if database_ok {
         Ok(Reply::ok(report))
     } else {
-        Ok(Reply::Degraded {
-            error: ApiError::Unavailable { dependency: "database", retry_after_secs: 5 },
-            data: report,
-        })
+        Ok(Reply::Degraded { error: ApiError::Unavailable { dependency: "database", retry_after_secs: 5 }, data: report })
     }
 }

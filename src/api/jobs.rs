@@ -3,17 +3,16 @@
 
 use crate::adapters::job_hub::JobHubClient;
 use crate::adapters::postgrest::Db;
+use crate::api::with_account;
 use crate::auth::Authenticated;
 use crate::domain::body;
 use crate::domain::envelope::Pagination;
 use crate::domain::error::ApiError;
 use crate::domain::jobs::{self, EnvelopeMeta, JobEnvelope, ListQuery, SubmitJob};
-use crate::api::with_account;
 use crate::http::{header, read_body, Reply, RequestCtx};
 use crate::{log, platform};
 use serde_json::{json, Value};
 use worker::Request;
-
 
 fn job_id(ctx: &RequestCtx<'_>) -> Result<String, ApiError> {
     let raw = ctx.params.first().ok_or(ApiError::NotFound)?;
@@ -85,7 +84,10 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
         log::error("jobs: enqueue failed", json!({ "request_id": ctx.request_id, "job_id": job["id"], "error": e }));
         match db.rpc_json("fail_unqueued_job", &json!({ "p_job_id": job["id"] })).await {
             Ok(failed) => hub.publish(&failed, ctx.request_id).await,
-            Err(e) => log::error("jobs: could not fail an unqueued job", json!({ "request_id": ctx.request_id, "job_id": job["id"], "error": e.to_string() })),
+            Err(e) => log::error(
+                "jobs: could not fail an unqueued job",
+                json!({ "request_id": ctx.request_id, "job_id": job["id"], "error": e.to_string() }),
+            ),
         }
         return Err(ApiError::Unavailable { dependency: "job queue", retry_after_secs: 5 });
     }
@@ -182,4 +184,3 @@ pub async fn stream(req: &Request, ctx: &RequestCtx<'_>, who: &Authenticated) ->
     let body = json!({ "last_event_id": last_event_id(req), "max_streams": sc["max_streams"].as_u64().unwrap_or(5) });
     open_stream(ctx, "/stream", &sc, body).await
 }
-

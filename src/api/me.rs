@@ -4,9 +4,9 @@
 //! the caller is not a member of finds nothing and is 404.
 
 use crate::adapters::postgrest::{Db, DbError};
+use crate::api::with_account;
 use crate::auth::Authenticated;
 use crate::domain::error::ApiError;
-use crate::api::with_account;
 use crate::http::{Reply, RequestCtx};
 use serde_json::{json, Value};
 

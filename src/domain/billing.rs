@@ -56,8 +56,11 @@ pub fn parse_credit_packs(s: &str) -> Option<Vec<CreditPack>> {
             let mut it = t.split(':');
             let (name, price, credits) = (it.next()?, it.next()?, it.next()?);
             let credits: u32 = credits.parse().ok().filter(|c| *c > 0)?;
-            (it.next().is_none() && !name.is_empty() && !price.is_empty())
-                .then(|| CreditPack { name: name.into(), price_id: price.into(), credits })
+            (it.next().is_none() && !name.is_empty() && !price.is_empty()).then(|| CreditPack {
+                name: name.into(),
+                price_id: price.into(),
+                credits,
+            })
         })
         .collect()
 }
@@ -105,7 +108,9 @@ fn line_price(line: &Value) -> Option<&str> {
 
 fn line_is_proration(line: &Value) -> bool {
     let parent = &line["parent"];
-    parent["subscription_item_details"]["proration"].as_bool().or_else(|| parent["invoice_item_details"]["proration"].as_bool())
+    parent["subscription_item_details"]["proration"]
+        .as_bool()
+        .or_else(|| parent["invoice_item_details"]["proration"].as_bool())
         .or_else(|| line["proration"].as_bool())
         .unwrap_or(false)
 }
@@ -126,24 +131,20 @@ pub fn invoice_grant(invoice: &Value, prices: &PriceMap, packs: &[CreditPack]) -
             continue;
         }
         match prices.plan_for_price(price) {
-            Some(plan) => {
-                if best.is_none_or(|(b, _)| plan_rank(plan) > plan_rank(b)) {
-                    let period = match (line["period"]["start"].as_i64(), line["period"]["end"].as_i64()) {
-                        (Some(s), Some(e)) if e > s => Some((s, e)),
-                        _ => None,
-                    };
-                    best = Some((plan, period));
-                }
+            Some(plan) if best.is_none_or(|(b, _)| plan_rank(plan) > plan_rank(b)) => {
+                let period = match (line["period"]["start"].as_i64(), line["period"]["end"].as_i64()) {
+                    (Some(s), Some(e)) if e > s => Some((s, e)),
+                    _ => None,
+                };
+                best = Some((plan, period));
             }
+            Some(_) => {}
             None if line_is_subscription(line) => return Err(UnknownPrice(price.to_string())),
             None => {}
         }
     }
     let paid = invoice["amount_paid"].as_i64().unwrap_or(0) > 0;
-    Ok(InvoiceGrant {
-        plan: best.filter(|_| paid).map(|(p, _)| p.to_string()),
-        period: best.and_then(|(_, period)| period),
-    })
+    Ok(InvoiceGrant { plan: best.filter(|_| paid).map(|(p, _)| p.to_string()), period: best.and_then(|(_, period)| period) })
 }
 
 /// Backoff for a Stripe event the consumer could not apply: the message's age (so the delay roughly
@@ -183,28 +184,61 @@ mod tests {
     #[test]
     fn an_invoice_grants_the_plan_of_its_own_lines() {
         let cases: Vec<(&str, Value, Result<InvoiceGrant, UnknownPrice>)> = vec![
-            ("a PRO renewal", invoice(2900, vec![line("price_pro", false, true)]),
-             Ok(InvoiceGrant { plan: Some("PRO".into()), period: Some((100, 200)) })),
-            ("an ENTERPRISE renewal", invoice(9900, vec![line("price_ent", false, true)]),
-             Ok(InvoiceGrant { plan: Some("ENTERPRISE".into()), period: Some((100, 200)) })),
-            ("the best of two plan lines", invoice(12800, vec![line("price_pro", false, true), line("price_ent", false, true)]),
-             Ok(InvoiceGrant { plan: Some("ENTERPRISE".into()), period: Some((100, 200)) })),
-            ("prorations only: no grant, no period", invoice(1500, vec![line("price_ent", true, true), line("price_pro", true, true)]),
-             Ok(InvoiceGrant { plan: None, period: None })),
-            ("a proration beside a plan line", invoice(4400, vec![line("price_ent", true, true), line("price_pro", false, true)]),
-             Ok(InvoiceGrant { plan: Some("PRO".into()), period: Some((100, 200)) })),
-            ("zero amount (trial): the period opens, nothing is granted", invoice(0, vec![line("price_pro", false, true)]),
-             Ok(InvoiceGrant { plan: None, period: Some((100, 200)) })),
-            ("a credit pack invoice grants nothing here", invoice(1000, vec![line("price_small", false, false)]),
-             Ok(InvoiceGrant { plan: None, period: None })),
-            ("a one-off line of another price is ignored", invoice(1000, vec![line("price_other", false, false)]),
-             Ok(InvoiceGrant { plan: None, period: None })),
-            ("a subscription line with an unknown price is an error", invoice(1000, vec![line("price_gold", false, true)]),
-             Err(UnknownPrice("price_gold".into()))),
+            (
+                "a PRO renewal",
+                invoice(2900, vec![line("price_pro", false, true)]),
+                Ok(InvoiceGrant { plan: Some("PRO".into()), period: Some((100, 200)) }),
+            ),
+            (
+                "an ENTERPRISE renewal",
+                invoice(9900, vec![line("price_ent", false, true)]),
+                Ok(InvoiceGrant { plan: Some("ENTERPRISE".into()), period: Some((100, 200)) }),
+            ),
+            (
+                "the best of two plan lines",
+                invoice(12800, vec![line("price_pro", false, true), line("price_ent", false, true)]),
+                Ok(InvoiceGrant { plan: Some("ENTERPRISE".into()), period: Some((100, 200)) }),
+            ),
+            (
+                "prorations only: no grant, no period",
+                invoice(1500, vec![line("price_ent", true, true), line("price_pro", true, true)]),
+                Ok(InvoiceGrant { plan: None, period: None }),
+            ),
+            (
+                "a proration beside a plan line",
+                invoice(4400, vec![line("price_ent", true, true), line("price_pro", false, true)]),
+                Ok(InvoiceGrant { plan: Some("PRO".into()), period: Some((100, 200)) }),
+            ),
+            (
+                "zero amount (trial): the period opens, nothing is granted",
+                invoice(0, vec![line("price_pro", false, true)]),
+                Ok(InvoiceGrant { plan: None, period: Some((100, 200)) }),
+            ),
+            (
+                "a credit pack invoice grants nothing here",
+                invoice(1000, vec![line("price_small", false, false)]),
+                Ok(InvoiceGrant { plan: None, period: None }),
+            ),
+            (
+                "a one-off line of another price is ignored",
+                invoice(1000, vec![line("price_other", false, false)]),
+                Ok(InvoiceGrant { plan: None, period: None }),
+            ),
+            (
+                "a subscription line with an unknown price is an error",
+                invoice(1000, vec![line("price_gold", false, true)]),
+                Err(UnknownPrice("price_gold".into())),
+            ),
             ("no lines", invoice(1000, vec![]), Ok(InvoiceGrant { plan: None, period: None })),
-            ("the older line shape (price.id, proration)", invoice(2900, vec![json!({ "type": "subscription", "proration": false,
-                "price": { "id": "price_pro" }, "period": { "start": 5, "end": 9 } })]),
-             Ok(InvoiceGrant { plan: Some("PRO".into()), period: Some((5, 9)) })),
+            (
+                "the older line shape (price.id, proration)",
+                invoice(
+                    2900,
+                    vec![json!({ "type": "subscription", "proration": false,
+                "price": { "id": "price_pro" }, "period": { "start": 5, "end": 9 } })],
+                ),
+                Ok(InvoiceGrant { plan: Some("PRO".into()), period: Some((5, 9)) }),
+            ),
         ];
         for (case, inv, want) in cases {
             assert_eq!(invoice_grant(&inv, &prices(), &packs()), want, "{case}");

@@ -24,9 +24,7 @@ pub fn check_read_length(len: usize, limit: usize) -> Result<(), ApiError> {
 
 /// Accepts `application/json` with optional parameters (`; charset=utf-8`), nothing else.
 pub fn check_json_media_type(content_type: Option<&str>) -> Result<(), ApiError> {
-    let essence = content_type
-        .and_then(|ct| ct.split(';').next())
-        .map(|s| s.trim().to_ascii_lowercase());
+    let essence = content_type.and_then(|ct| ct.split(';').next()).map(|s| s.trim().to_ascii_lowercase());
     match essence.as_deref() {
         Some("application/json") => Ok(()),
         _ => Err(ApiError::UnsupportedMediaType),
@@ -36,11 +34,9 @@ pub fn check_json_media_type(content_type: Option<&str>) -> Result<(), ApiError>
 /// Parses a JSON body into `T`. Syntax errors and type or unknown-field errors are both 400; the
 /// latter name the offending field in `details.fields` when serde reports it.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::InvalidRequest {
-            message: "request body is not valid JSON".into(),
-            details: Some(serde_json::json!({ "line": e.line(), "column": e.column() })),
-        }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidRequest {
+        message: "request body is not valid JSON".into(),
+        details: Some(serde_json::json!({ "line": e.line(), "column": e.column() })),
     })?;
     serde_json::from_value(value).map_err(|e| {
         let msg = e.to_string();

@@ -140,11 +140,7 @@ impl Breaker {
             if !probe {
                 return None;
             }
-            return if ok {
-                self.go(Mode::Closed, "probe succeeded".into(), now)
-            } else {
-                self.go(Mode::Open, "probe failed".into(), now)
-            };
+            return if ok { self.go(Mode::Closed, "probe succeeded".into(), now) } else { self.go(Mode::Open, "probe failed".into(), now) };
         }
         if self.mode == Mode::Open {
             return None;

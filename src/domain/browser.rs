@@ -88,9 +88,9 @@ pub fn classify(endpoint: &str, status: u16, retry_after: Option<&str>, body: Op
     let msg = body.and_then(error_message);
     match status {
         429 => Outcome::RateLimited { retry_after_secs: retry_after_secs(retry_after, 10) },
-        401 | 403 => Outcome::ServiceFailure(format!(
-            "browser rendering refused the API token (HTTP {status}): check CLOUDFLARE_API_TOKEN"
-        )),
+        401 | 403 => {
+            Outcome::ServiceFailure(format!("browser rendering refused the API token (HTTP {status}): check CLOUDFLARE_API_TOKEN"))
+        }
         400 => Outcome::Rejected(format!("browser rendering rejected the request: {}", msg.unwrap_or_else(|| "HTTP 400".into()))),
         402..=499 => {
             let m = msg.unwrap_or_else(|| format!("HTTP {status}"));
@@ -98,10 +98,9 @@ pub fn classify(endpoint: &str, status: u16, retry_after: Option<&str>, body: Op
         }
         200..=299 => match body {
             Some(b) if b["success"] != false => read_result(endpoint, b),
-            Some(b) => Outcome::ServiceFailure(format!(
-                "browser rendering answered success=false: {}",
-                error_message(b).unwrap_or_default()
-            )),
+            Some(b) => {
+                Outcome::ServiceFailure(format!("browser rendering answered success=false: {}", error_message(b).unwrap_or_default()))
+            }
             None => Outcome::ServiceFailure("browser rendering answered with a body that is not JSON".into()),
         },
         _ => Outcome::ServiceFailure(format!("browser rendering: HTTP {status}{}", msg.map(|m| format!(": {m}")).unwrap_or_default())),
@@ -144,11 +143,7 @@ fn read_result(endpoint: &str, body: &Value) -> Outcome {
 /// Whitespace runs become one space; leading and trailing whitespace go. Newlines between blocks are
 /// kept as single newlines.
 pub fn normalise(s: &str) -> String {
-    s.lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
+    s.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
 }
 
 /// Cuts at [`MAX_TEXT_CHARS`] characters (never inside a character). NUL characters, which Postgres
@@ -167,9 +162,41 @@ pub fn cap(s: &str) -> (String, bool) {
 const HIDDEN: &[&str] = &["script", "style", "noscript", "template", "head", "svg", "iframe", "object"];
 /// Elements that end a line of text.
 const BLOCK: &[&str] = &[
-    "p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article", "header", "footer", "main", "nav",
-    "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "hr", "form", "dd", "dt", "dl", "aside", "figure",
-    "figcaption", "address", "details", "summary", "td", "th",
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "main",
+    "nav",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "blockquote",
+    "hr",
+    "form",
+    "dd",
+    "dt",
+    "dl",
+    "aside",
+    "figure",
+    "figcaption",
+    "address",
+    "details",
+    "summary",
+    "td",
+    "th",
 ];
 
 /// The visible text of an HTML document: tags removed, hidden elements (scripts, styles, head, ...)
@@ -196,12 +223,8 @@ pub fn html_to_text(html: &str) -> String {
         let tag = &rest[1..gt];
         rest = &rest[gt + 1..];
         let closing = tag.starts_with('/');
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let name: String =
+            tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
         match &hidden {
             Some(h) => {
                 if closing && *h == name {
@@ -257,9 +280,7 @@ pub fn decode_entities(s: &str) -> String {
                 "quot" => Some('"'),
                 "apos" | "#39" => Some('\''),
                 "nbsp" => Some(' '),
-                _ if name.starts_with("#x") || name.starts_with("#X") => {
-                    u32::from_str_radix(&name[2..], 16).ok().and_then(char::from_u32)
-                }
+                _ if name.starts_with("#x") || name.starts_with("#X") => u32::from_str_radix(&name[2..], 16).ok().and_then(char::from_u32),
                 _ if name.starts_with('#') => name[1..].parse::<u32>().ok().and_then(char::from_u32),
                 _ => None,
             };
@@ -347,7 +368,8 @@ mod tests {
 
     #[test]
     fn statuses_are_classified_for_retries_and_the_breaker() {
-        let err = json!({"success": false, "errors": [{"code": 1, "message": "Waiting for selector `#x` failed: timeout 2000ms exceeded"}]});
+        let err =
+            json!({"success": false, "errors": [{"code": 1, "message": "Waiting for selector `#x` failed: timeout 2000ms exceeded"}]});
         assert_eq!(classify("/content", 429, Some("7"), None), Outcome::RateLimited { retry_after_secs: 7 });
         assert_eq!(classify("/content", 429, Some("Wed, 21 Oct 2015 07:28:00 GMT"), None), Outcome::RateLimited { retry_after_secs: 10 });
         assert!(matches!(classify("/content", 500, None, None), Outcome::ServiceFailure(_)));

@@ -22,11 +22,8 @@ impl CorsPolicy {
     /// Parses a comma-separated list of origins such as `https://app.example.com,http://localhost:3000`.
     /// Entries are normalised (trimmed, trailing `/` removed, lower-cased); empty entries are ignored.
     pub fn parse(list: &str) -> Self {
-        let origins = list
-            .split(',')
-            .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
-            .filter(|o| !o.is_empty() && o != "*")
-            .collect();
+        let origins =
+            list.split(',').map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase()).filter(|o| !o.is_empty() && o != "*").collect();
         CorsPolicy { origins }
     }
 
@@ -34,7 +31,7 @@ impl CorsPolicy {
     pub fn allow(&self, origin: Option<&str>) -> Option<String> {
         let origin = origin?;
         let norm = origin.trim().to_ascii_lowercase();
-        self.origins.iter().any(|o| *o == norm).then(|| origin.trim().to_string())
+        self.origins.contains(&norm).then(|| origin.trim().to_string())
     }
 
     /// Headers for an actual (non-preflight) response to an allowed origin.

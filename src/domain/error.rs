@@ -60,10 +60,7 @@ impl ApiError {
 
     /// A validation failure naming each bad field (`details.fields`).
     pub fn invalid_fields(fields: Map<String, Value>) -> Self {
-        ApiError::InvalidRequest {
-            message: "request validation failed".into(),
-            details: Some(json!({ "fields": fields })),
-        }
+        ApiError::InvalidRequest { message: "request validation failed".into(), details: Some(json!({ "fields": fields })) }
     }
 
     pub fn status(&self) -> u16 {

@@ -342,12 +342,8 @@ impl SubmitJob {
             return Err(ApiError::invalid_fields(f));
         }
         let payload = match task_type {
-            TaskType::HttpRequest => {
-                serde_json::to_value(HttpRequestPayload::parse(&self.payload, deny)?).expect("serialisable")
-            }
-            TaskType::BrowserExtractText => {
-                serde_json::to_value(BrowserExtractPayload::parse(&self.payload, deny)?).expect("serialisable")
-            }
+            TaskType::HttpRequest => serde_json::to_value(HttpRequestPayload::parse(&self.payload, deny)?).expect("serialisable"),
+            TaskType::BrowserExtractText => serde_json::to_value(BrowserExtractPayload::parse(&self.payload, deny)?).expect("serialisable"),
         };
         Ok(ValidSubmission { task_type, payload, max_attempts })
     }
@@ -538,11 +534,15 @@ mod tests {
 
     #[test]
     fn browser_payloads_are_strict_and_the_alias_maps_to_the_canonical_type() {
-        let v = submit(json!({"task_type": "navigate_and_extract_text", "payload": {"url": "https://a.b/x", "selector": "#main"}})).unwrap();
+        let v =
+            submit(json!({"task_type": "navigate_and_extract_text", "payload": {"url": "https://a.b/x", "selector": "#main"}})).unwrap();
         assert_eq!(v.task_type, TaskType::BrowserExtractText);
         assert_eq!(v.task_type.as_str(), "browser.extract_text");
         assert_eq!(v.payload, json!({"url": "https://a.b/x", "selector": "#main", "timeout_ms": 30000}));
-        let v = submit(json!({"task_type": "browser.extract_text", "payload": {"url": "http://a.b", "wait_for_selector": ".x", "timeout_ms": 1000}})).unwrap();
+        let v = submit(
+            json!({"task_type": "browser.extract_text", "payload": {"url": "http://a.b", "wait_for_selector": ".x", "timeout_ms": 1000}}),
+        )
+        .unwrap();
         assert_eq!(v.payload["wait_for_selector"], ".x");
         for url in ["ftp://a.b/x", "javascript:alert(1)", "data:text/html,hi", "file:///etc/passwd"] {
             let f = field_errors(submit(json!({"task_type": "browser.extract_text", "payload": {"url": url}})));
@@ -579,7 +579,8 @@ mod tests {
     #[test]
     fn the_deny_list_applies_at_submission() {
         let deny = DenyList::parse(DEFAULT_DENY).unwrap();
-        let s: SubmitJob = serde_json::from_value(json!({"task_type": "http.request", "payload": {"url": "http://169.254.169.254/"}})).unwrap();
+        let s: SubmitJob =
+            serde_json::from_value(json!({"task_type": "http.request", "payload": {"url": "http://169.254.169.254/"}})).unwrap();
         let e = s.validate(&deny).unwrap_err();
         assert!(e.details()["fields"]["payload.url"].as_str().unwrap().contains("not allowed"));
     }
@@ -587,7 +588,11 @@ mod tests {
     #[test]
     fn envelope_round_trips() {
         let e = JobEnvelope {
-            job_id: "j".into(), attempt: 0, max_attempts: 3, correlation_id: "c".into(), task_type: "http.request".into(),
+            job_id: "j".into(),
+            attempt: 0,
+            max_attempts: 3,
+            correlation_id: "c".into(),
+            task_type: "http.request".into(),
             payload: json!({"url": "https://a.b"}),
             meta: EnvelopeMeta { enqueue_ts: "t".into(), user_id: "u".into(), account_id: "a".into(), source: "api".into() },
         };

@@ -33,7 +33,8 @@ pub struct Cached {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    Use(Jwk),
+    /// Boxed: a key is large next to the other variants.
+    Use(Box<Jwk>),
     Refetch,
     Reject,
     Unavailable,
@@ -49,7 +50,7 @@ pub fn decide(cache: Option<&Cached>, kid: &str, alg: Alg, now_ms: f64, p: &Poli
     let fresh = now_ms - c.fetched_at_ms <= p.ttl_ms.min(MAX_TTL_MS);
     let may_refetch = now_ms - c.last_attempt_ms >= p.min_refetch_ms;
     match find(&c.keys, kid, alg) {
-        Some(k) if fresh => Decision::Use(k),
+        Some(k) if fresh => Decision::Use(Box::new(k)),
         // Expired keys: refresh (rate-limited), else fall back to the stale rules.
         Some(_) if may_refetch => Decision::Refetch,
         Some(_) => after_failed_fetch(Some(c), kid, alg, now_ms, p),
@@ -64,13 +65,13 @@ pub fn after_failed_fetch(cache: Option<&Cached>, kid: &str, alg: Alg, now_ms: f
     match cache {
         None => Decision::Unavailable,
         Some(c) if now_ms - c.fetched_at_ms > p.ttl_ms.min(MAX_TTL_MS) + p.stale_ms => Decision::Unavailable,
-        Some(c) => find(&c.keys, kid, alg).map(Decision::Use).unwrap_or(Decision::Reject),
+        Some(c) => find(&c.keys, kid, alg).map(|k| Decision::Use(Box::new(k))).unwrap_or(Decision::Reject),
     }
 }
 
 /// What to do after a successful fetch replaced the cache.
 pub fn after_fetch(keys: &[Jwk], kid: &str, alg: Alg) -> Decision {
-    find(keys, kid, alg).map(Decision::Use).unwrap_or(Decision::Reject)
+    find(keys, kid, alg).map(|k| Decision::Use(Box::new(k))).unwrap_or(Decision::Reject)
 }
 
 #[cfg(test)]
@@ -94,7 +95,7 @@ mod tests {
 
     #[test]
     fn fresh_keys_are_used_without_a_fetch() {
-        assert_eq!(decide(Some(&cache(0.0)), "k1", Alg::Es256, 599_000.0, &P), Decision::Use(key("k1")));
+        assert_eq!(decide(Some(&cache(0.0)), "k1", Alg::Es256, 599_000.0, &P), Decision::Use(Box::new(key("k1"))));
     }
 
     #[test]
@@ -116,8 +117,8 @@ mod tests {
     fn expired_keys_refresh_and_survive_a_failed_fetch_within_the_stale_window() {
         let c = cache(0.0);
         assert_eq!(decide(Some(&c), "k1", Alg::Es256, 700_000.0, &P), Decision::Refetch);
-        assert_eq!(after_failed_fetch(Some(&c), "k1", Alg::Es256, 700_000.0, &P), Decision::Use(key("k1")));
-        assert_eq!(after_failed_fetch(Some(&c), "k1", Alg::Es256, 4_200_000.0, &P), Decision::Use(key("k1")));
+        assert_eq!(after_failed_fetch(Some(&c), "k1", Alg::Es256, 700_000.0, &P), Decision::Use(Box::new(key("k1"))));
+        assert_eq!(after_failed_fetch(Some(&c), "k1", Alg::Es256, 4_200_000.0, &P), Decision::Use(Box::new(key("k1"))));
         assert_eq!(after_failed_fetch(Some(&c), "k1", Alg::Es256, 4_200_001.0, &P), Decision::Unavailable);
     }
 

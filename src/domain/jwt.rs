@@ -123,12 +123,17 @@ pub enum ActiveAccount {
     Selected(uuid::Uuid),
 }
 
+/// An `X-Account-Id` header that is present but not a UUID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("X-Account-Id is not a UUID")]
+pub struct InvalidAccountHeader;
+
 impl ActiveAccount {
     /// Parses the optional `X-Account-Id` header; `Err` when present but not a UUID.
-    pub fn from_header(v: Option<&str>) -> Result<ActiveAccount, ()> {
+    pub fn from_header(v: Option<&str>) -> Result<ActiveAccount, InvalidAccountHeader> {
         match v.map(str::trim) {
             None | Some("") => Ok(ActiveAccount::Personal),
-            Some(v) => uuid::Uuid::parse_str(v).map(ActiveAccount::Selected).map_err(|_| ()),
+            Some(v) => uuid::Uuid::parse_str(v).map(ActiveAccount::Selected).map_err(|_| InvalidAccountHeader),
         }
     }
 }
@@ -246,9 +251,7 @@ impl Jwk {
             Alg::Rs256 => self.kty == "RSA" && self.n.is_some() && self.e.is_some(),
             Alg::Hs256 => false,
         };
-        type_ok
-            && self.alg.as_deref().is_none_or(|a| a == alg.as_str())
-            && self.use_.as_deref().is_none_or(|u| u == "sig")
+        type_ok && self.alg.as_deref().is_none_or(|a| a == alg.as_str()) && self.use_.as_deref().is_none_or(|u| u == "sig")
     }
 }
 
@@ -371,7 +374,9 @@ mod tests {
 
     #[test]
     fn keys_admit_only_their_own_algorithm() {
-        let ec: Jwk = serde_json::from_value(serde_json::json!({"kty":"EC","crv":"P-256","x":"a","y":"b","kid":"1","alg":"ES256","use":"sig"})).unwrap();
+        let ec: Jwk =
+            serde_json::from_value(serde_json::json!({"kty":"EC","crv":"P-256","x":"a","y":"b","kid":"1","alg":"ES256","use":"sig"}))
+                .unwrap();
         let rsa: Jwk = serde_json::from_value(serde_json::json!({"kty":"RSA","n":"a","e":"AQAB","kid":"2"})).unwrap();
         assert!(ec.admits(Alg::Es256));
         assert!(!ec.admits(Alg::Rs256));

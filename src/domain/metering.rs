@@ -6,7 +6,13 @@
 use serde_json::Value;
 
 /// The form of one meter event. `identifier` is the usage event's id, so Stripe deduplicates a resend.
-pub fn meter_event_form(event_name: &str, usage_event_id: &str, customer: &str, quantity: i64, occurred_at_unix: i64) -> Vec<(String, String)> {
+pub fn meter_event_form(
+    event_name: &str,
+    usage_event_id: &str,
+    customer: &str,
+    quantity: i64,
+    occurred_at_unix: i64,
+) -> Vec<(String, String)> {
     vec![
         ("event_name".into(), event_name.into()),
         ("identifier".into(), usage_event_id.into()),
@@ -27,7 +33,8 @@ pub fn idempotency_key(usage_event_id: &str) -> String {
 pub fn is_duplicate_identifier(status: u16, code: Option<&str>, message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     (400..500).contains(&status)
-        && (code.is_some_and(|c| c.contains("duplicate")) || (m.contains("identifier") && (m.contains("already") || m.contains("duplicate"))))
+        && (code.is_some_and(|c| c.contains("duplicate"))
+            || (m.contains("identifier") && (m.contains("already") || m.contains("duplicate"))))
 }
 
 /// The total of a meter event summary list (`{data: [{aggregated_value}, ...]}`): `None` when Stripe

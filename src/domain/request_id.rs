@@ -8,9 +8,7 @@ pub const MAX_LEN: usize = 128;
 /// Returns the caller's id if it is acceptable, `None` if a fresh one must be generated.
 pub fn accept(candidate: Option<&str>) -> Option<String> {
     let c = candidate?.trim();
-    let ok = !c.is_empty()
-        && c.len() <= MAX_LEN
-        && c.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    let ok = !c.is_empty() && c.len() <= MAX_LEN && c.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
     ok.then(|| c.to_string())
 }
 

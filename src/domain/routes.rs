@@ -27,7 +27,6 @@ pub enum Route {
     CreditsPricing,
 }
 
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Get,

@@ -92,10 +92,22 @@ mod tests {
 
     #[test]
     fn private_loopback_link_local_and_metadata_addresses_are_denied() {
-        for u in ["http://127.0.0.1/", "http://10.1.2.3/", "http://172.16.0.1/", "http://192.168.1.1/",
-                  "http://169.254.169.254/latest", "http://[::1]/", "http://[fd00::1]/", "http://[::ffff:127.0.0.1]/",
-                  "http://0.0.0.0/", "http://localhost:8080/", "http://api.localhost/", "http://db.internal/",
-                  "http://2130706433/", "http://0x7f.0.0.1/"] {
+        for u in [
+            "http://127.0.0.1/",
+            "http://10.1.2.3/",
+            "http://172.16.0.1/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://0.0.0.0/",
+            "http://localhost:8080/",
+            "http://api.localhost/",
+            "http://db.internal/",
+            "http://2130706433/",
+            "http://0x7f.0.0.1/",
+        ] {
             assert!(!allowed(u), "{u} must be denied");
         }
     }

@@ -30,7 +30,7 @@ pub struct SignatureHeader {
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -125,7 +125,11 @@ mod tests {
         let parsed = parse_header(Some(h))?;
         check_tolerance(parsed.timestamp, now)?;
         let expected: Vec<Vec<u8>> = secrets.iter().map(|s| mac(s, parsed.timestamp, BODY)).collect();
-        if any_matches(&expected, &parsed) { Ok(()) } else { Err(SignatureError::Mismatch) }
+        if any_matches(&expected, &parsed) {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
     }
 
     #[test]

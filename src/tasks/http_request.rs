@@ -16,9 +16,7 @@ pub async fn run(p: &HttpRequestPayload) -> Result<Value, TaskError> {
         headers.set(k, v).map_err(|e| TaskError::Final(format!("invalid header {k}: {e}")))?;
     }
     let mut init = RequestInit::new();
-    init.with_method(Method::from(p.method.as_str().to_string()))
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual);
+    init.with_method(Method::from(p.method.as_str().to_string())).with_headers(headers).with_redirect(RequestRedirect::Manual);
     if let Some(b) = &p.body {
         init.with_body(Some(b.as_str().into()));
     }

@@ -84,33 +84,52 @@ async fn forged_and_malformed_tokens_are_all_401() {
     let stack = spawn_stack();
     let good = stack.token_for(&unique_email("forge")).await.access_token;
     let (header, payload, sig) = parts(&good);
-    let jwks: Value = http()
-        .get(format!("{}/auth/v1/.well-known/jwks.json", stack.info.supabase_url))
-        .send().await.unwrap().json().await.unwrap();
+    let jwks: Value =
+        http().get(format!("{}/auth/v1/.well-known/jwks.json", stack.info.supabase_url)).send().await.unwrap().json().await.unwrap();
     let public_key_json = jwks["keys"][0].to_string();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let with = |k: &str, v: Value| {
         let mut p = payload.clone();
-        if v.is_null() { p.as_object_mut().unwrap().remove(k); } else { p[k] = v; }
+        if v.is_null() {
+            p.as_object_mut().unwrap().remove(k);
+        } else {
+            p[k] = v;
+        }
         p
     };
-    let mint = |claims: Value| async move {
-        stack.mint(json!({ "email": unique_email("forge"), "claims": claims })).await.access_token
-    };
+    let mint = |claims: Value| async move { stack.mint(json!({ "email": unique_email("forge"), "claims": claims })).await.access_token };
     let mut flipped = sig.clone().into_bytes();
     flipped[5] = if flipped[5] == b'A' { b'B' } else { b'A' };
 
     let cases: Vec<(&str, Option<String>)> = vec![
         ("alg none", Some(format!("Bearer {}", assemble(&json!({"alg": "none", "typ": "JWT"}), &payload, "")))),
-        ("alg swapped to HS256 keyed with the public key", Some(format!("Bearer {}",
-            hs256(public_key_json.as_bytes(), &json!({"alg": "HS256", "typ": "JWT", "kid": header["kid"]}), &payload)))),
-        ("alg swapped to RS256 on an EC key", Some(format!("Bearer {}",
-            assemble(&json!({"alg": "RS256", "typ": "JWT", "kid": header["kid"]}), &payload, &sig)))),
-        ("HS256 with the wrong secret", Some(format!("Bearer {}", hs256(b"not-the-secret-not-the-secret-xxxxx", &json!({"alg": "HS256"}), &payload)))),
-        ("wrong kid", Some(format!("Bearer {}",
-            assemble(&json!({"alg": "ES256", "typ": "JWT", "kid": uuid::Uuid::new_v4().to_string()}), &payload, &sig)))),
+        (
+            "alg swapped to HS256 keyed with the public key",
+            Some(format!(
+                "Bearer {}",
+                hs256(public_key_json.as_bytes(), &json!({"alg": "HS256", "typ": "JWT", "kid": header["kid"]}), &payload)
+            )),
+        ),
+        (
+            "alg swapped to RS256 on an EC key",
+            Some(format!("Bearer {}", assemble(&json!({"alg": "RS256", "typ": "JWT", "kid": header["kid"]}), &payload, &sig))),
+        ),
+        (
+            "HS256 with the wrong secret",
+            Some(format!("Bearer {}", hs256(b"not-the-secret-not-the-secret-xxxxx", &json!({"alg": "HS256"}), &payload))),
+        ),
+        (
+            "wrong kid",
+            Some(format!(
+                "Bearer {}",
+                assemble(&json!({"alg": "ES256", "typ": "JWT", "kid": uuid::Uuid::new_v4().to_string()}), &payload, &sig)
+            )),
+        ),
         ("bad signature", Some(format!("Bearer {}", assemble(&header, &payload, std::str::from_utf8(&flipped).unwrap())))),
-        ("payload altered after signing", Some(format!("Bearer {}", assemble(&header, &with("sub", json!(uuid::Uuid::new_v4().to_string())), &sig)))),
+        (
+            "payload altered after signing",
+            Some(format!("Bearer {}", assemble(&header, &with("sub", json!(uuid::Uuid::new_v4().to_string())), &sig))),
+        ),
         ("expired", Some(format!("Bearer {}", mint(json!({"exp": now - 120})).await))),
         ("not yet valid", Some(format!("Bearer {}", mint(json!({"nbf": now + 3600})).await))),
         ("wrong issuer", Some(format!("Bearer {}", mint(json!({"iss": "https://evil.example/auth/v1"})).await))),
@@ -120,7 +139,10 @@ async fn forged_and_malformed_tokens_are_all_401() {
         ("sub not a uuid", Some(format!("Bearer {}", mint(json!({"sub": "admin"})).await))),
         ("garbage", Some("Bearer garbage".into())),
         ("three dots of garbage", Some("Bearer a.b.c".into())),
-        ("HS256 secret exactly but alg none", Some(format!("Bearer {}", hs256(TEST_JWT_SECRET.as_bytes(), &json!({"alg": "none"}), &payload)))),
+        (
+            "HS256 secret exactly but alg none",
+            Some(format!("Bearer {}", hs256(TEST_JWT_SECRET.as_bytes(), &json!({"alg": "none"}), &payload))),
+        ),
         ("empty authorization header", Some(String::new())),
         ("scheme only", Some("Bearer ".into())),
         ("basic auth", Some("Basic dXNlcjpwYXNz".into())),

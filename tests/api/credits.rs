@@ -27,22 +27,27 @@ async fn concurrent_deductions_never_overdraw_the_balance() {
         .await
         .unwrap();
     assert!(r.status().is_success());
-    let (s, _) = service_post(stack, "/rpc/grant_credits",
-        json!({"p_account_id": account, "p_amount": 10, "p_kind": "grant", "p_reference": format!("test-{account}")})).await;
+    let (s, _) = service_post(
+        stack,
+        "/rpc/grant_credits",
+        json!({"p_account_id": account, "p_amount": 10, "p_kind": "grant", "p_reference": format!("test-{account}")}),
+    )
+    .await;
     assert_eq!(s, 200);
 
     const N: usize = 40;
-    let jobs: Vec<Value> = (0..N)
-        .map(|i| json!({"account_id": account, "task_type": "http.request", "correlation_id": format!("c{i}")}))
-        .collect();
+    let jobs: Vec<Value> =
+        (0..N).map(|i| json!({"account_id": account, "task_type": "http.request", "correlation_id": format!("c{i}")})).collect();
     let (s, created) = service_post(stack, "/jobs", Value::Array(jobs)).await;
     assert_eq!(s, 201, "{created}");
     let job_ids: Vec<String> = created.as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(job_ids.len(), N);
 
-    let results = join_all(job_ids.iter().map(|job| {
-        service_post(stack, "/rpc/deduct_credits", json!({"p_account_id": account, "p_job_id": job, "p_amount": 1}))
-    }))
+    let results = join_all(
+        job_ids
+            .iter()
+            .map(|job| service_post(stack, "/rpc/deduct_credits", json!({"p_account_id": account, "p_job_id": job, "p_amount": 1}))),
+    )
     .await;
     let ok = results.iter().filter(|(s, _)| *s == 200).count();
     let refused: Vec<_> = results.iter().filter(|(s, _)| *s != 200).collect();
@@ -58,10 +63,9 @@ async fn concurrent_deductions_never_overdraw_the_balance() {
     assert_eq!(r.body["data"]["credits"]["balance"], 0, "the user sees the drained balance");
 
     // Refunds: all of them at once, twice each; each charged job refunds exactly once.
-    let refunds = join_all(job_ids.iter().chain(job_ids.iter()).map(|job| {
-        service_post(stack, "/rpc/refund_credits", json!({"p_job_id": job}))
-    }))
-    .await;
+    let refunds =
+        join_all(job_ids.iter().chain(job_ids.iter()).map(|job| service_post(stack, "/rpc/refund_credits", json!({"p_job_id": job}))))
+            .await;
     assert!(refunds.iter().all(|(s, _)| *s == 200), "{refunds:?}");
     let r = stack.get_as("/api/v1/me", &tok.access_token).await;
     assert_eq!(r.body["data"]["credits"]["balance"], 10, "every deduction refunded once, none twice");

@@ -33,17 +33,12 @@ async fn success_responses_carry_the_envelope_request_id_and_security_headers() 
 #[tokio::test]
 async fn a_well_formed_caller_request_id_is_echoed_and_a_malformed_one_replaced() {
     let stack = spawn_stack();
-    let r = ApiResponse::from(
-        http().get(stack.url("/health")).header("X-Request-Id", "client-req.42:a").send().await.unwrap(),
-    )
-    .await;
+    let r = ApiResponse::from(http().get(stack.url("/health")).header("X-Request-Id", "client-req.42:a").send().await.unwrap()).await;
     assert_eq!(r.header("x-request-id"), Some("client-req.42:a"));
     assert_eq!(r.body["request_id"], "client-req.42:a");
 
-    let r = ApiResponse::from(
-        http().get(stack.url("/health")).header("X-Request-Id", "<script>alert(1)</script>").send().await.unwrap(),
-    )
-    .await;
+    let r =
+        ApiResponse::from(http().get(stack.url("/health")).header("X-Request-Id", "<script>alert(1)</script>").send().await.unwrap()).await;
     let rid = r.header("x-request-id").unwrap();
     assert!(is_uuid(rid), "malformed ids are replaced with a UUID, got {rid}");
 }
@@ -73,10 +68,8 @@ async fn a_known_path_with_the_wrong_method_is_a_json_405_with_allow() {
 async fn an_oversized_body_is_413_before_anything_reads_it() {
     let stack = spawn_stack();
     let big = vec![b'a'; 300 * 1024]; // over the configured 256 KiB
-    let r = ApiResponse::from(
-        http().post(stack.url("/health")).header("content-type", "application/json").body(big).send().await.unwrap(),
-    )
-    .await;
+    let r = ApiResponse::from(http().post(stack.url("/health")).header("content-type", "application/json").body(big).send().await.unwrap())
+        .await;
     let details = r.assert_error(413, "payload_too_large");
     assert_eq!(details["limit_bytes"], 262144);
 }

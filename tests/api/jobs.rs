@@ -119,8 +119,8 @@ async fn a_target_that_always_fails_ends_failed_and_is_recorded_from_the_dead_le
     assert_eq!(job["attempts"], 2);
     assert_eq!(target().hits(&k), 2);
     let recorded = eventually("the dead letter to be recorded", WAIT, || async {
-        let rows: Value = stack.service(reqwest::Method::GET, &format!("/dead_letter_jobs?job_id=eq.{id}"))
-            .send().await.unwrap().json().await.unwrap();
+        let rows: Value =
+            stack.service(reqwest::Method::GET, &format!("/dead_letter_jobs?job_id=eq.{id}")).send().await.unwrap().json().await.unwrap();
         (rows.as_array().map(|a| a.len()) == Some(1)).then_some(rows)
     })
     .await;
@@ -249,7 +249,7 @@ async fn twenty_two_streams_on_one_account_all_receive_every_frame() {
     }
     let r = submit(stack, &t, http_job(target().url(&format!("/ok/{}", key()))), None).await;
     let id = r.body["data"]["id"].as_str().unwrap().to_string();
-    let all = join_all(clients.iter_mut().map(|c| frames_until_terminal(c))).await;
+    let all = join_all(clients.iter_mut().map(frames_until_terminal)).await;
     let first: Vec<i64> = all[0].iter().map(|f| f.id).collect();
     for frames in &all {
         assert!(frames.iter().all(|f| f.data["id"] == id.as_str()));
@@ -308,7 +308,11 @@ async fn bad_submissions_are_all_4xx_with_field_details() {
         ("negative timeout", json!({"task_type": "http.request", "payload": {"url": ok, "timeout_ms": -5}}), "payload.timeout_ms"),
         ("method not allowed", json!({"task_type": "http.request", "payload": {"url": ok, "method": "DELETE"}}), "payload.method"),
         ("max_attempts out of range", json!({"task_type": "http.request", "payload": {"url": ok}, "max_attempts": 0}), "max_attempts"),
-        ("oversized payload", json!({"task_type": "http.request", "payload": {"url": ok, "method": "POST", "body": "x".repeat(40_000)}}), "payload"),
+        (
+            "oversized payload",
+            json!({"task_type": "http.request", "payload": {"url": ok, "method": "POST", "body": "x".repeat(40_000)}}),
+            "payload",
+        ),
     ];
     for (case, body, field) in cases {
         let r = submit(stack, &t, body, None).await;
@@ -318,7 +322,10 @@ async fn bad_submissions_are_all_4xx_with_field_details() {
     let send = |ct: &'static str, body: Vec<u8>| {
         let t = t.clone();
         async move {
-            ApiResponse::from(http().post(stack.url("/api/v1/jobs")).bearer_auth(&t).header("content-type", ct).body(body).send().await.unwrap()).await
+            ApiResponse::from(
+                http().post(stack.url("/api/v1/jobs")).bearer_auth(&t).header("content-type", ct).body(body).send().await.unwrap(),
+            )
+            .await
         }
     };
     send("text/plain", b"{}".to_vec()).await.assert_error(415, "unsupported_media_type");

@@ -15,8 +15,10 @@ async fn main() {
     let stack = Stack::start(&[]);
     // The runs exceed FREE's quota and credits.
     let (token, _) = stack.user_on_plan("bench-browser", "ENTERPRISE", 100_000).await;
-    let job = || json!({"task_type": "browser.extract_text",
-        "payload": {"url": target().url(&format!("/page/{}", uuid::Uuid::new_v4().simple())), "selector": "#content"}});
+    let job = || {
+        json!({"task_type": "browser.extract_text",
+        "payload": {"url": target().url(&format!("/page/{}", uuid::Uuid::new_v4().simple())), "selector": "#content"}})
+    };
     round_closed(&stack, &token, 3, 1, job).await; // warm-up (browser start, first contexts)
     println!("browser benchmark: browser.extract_text with a selector on a local page, submit -> COMPLETED frame, through wrangler dev and Chromium");
     println!("{:<14} {:>6} {:>8} {:>9} {:>9} {:>9}", "concurrency", "jobs", "jobs/s", "p50 ms", "p99 ms", "max ms");

@@ -25,4 +25,3 @@ async fn main() {
         println!("{:<14} {:>6} {:>8.1} {:>9.0} {:>9.0} {:>9.0}", c, n, rate, pct(&lat, 0.5), pct(&lat, 0.99), pct(&lat, 1.0));
     }
 }
-

@@ -31,8 +31,10 @@ async fn run(stack: &Stack, n: usize, c: usize, webhook: bool) -> (f64, Vec<f64>
             let client = client.clone();
             async move {
                 let req = if webhook {
-                    let body = json!({"id": format!("evt_{}", uuid::Uuid::new_v4().simple()), "object": "event", "type": "charge.succeeded",
-                                      "created": 1_795_500_000, "data": {"object": {"id": "ch_1"}}}).to_string();
+                    let body =
+                        json!({"id": format!("evt_{}", uuid::Uuid::new_v4().simple()), "object": "event", "type": "charge.succeeded",
+                                      "created": 1_795_500_000, "data": {"object": {"id": "ch_1"}}})
+                        .to_string();
                     client.post(stack.url("/api/v1/billing/webhooks")).header("Stripe-Signature", signed(&body)).body(body)
                 } else {
                     client.get(stack.url("/health"))

@@ -66,7 +66,8 @@ async fn deliver(ev: &Value) {
 
 async fn processed(id: &str) -> Value {
     eventually(&format!("event {id} to be processed"), WAIT, || async {
-        let rows: Value = stack().service(reqwest::Method::GET, &format!("/webhook_events?id=eq.{id}")).send().await.unwrap().json().await.unwrap();
+        let rows: Value =
+            stack().service(reqwest::Method::GET, &format!("/webhook_events?id=eq.{id}")).send().await.unwrap().json().await.unwrap();
         rows.as_array().and_then(|a| a.first()).filter(|r| r["status"] != "received").cloned()
     })
     .await
@@ -85,9 +86,13 @@ async fn user(tag: &str) -> User {
 
 async fn link_customer(u: &User) -> String {
     let customer = format!("cus_{}", uuid::Uuid::new_v4().simple());
-    let ev = event("checkout.session.completed", now(), json!({
+    let ev = event(
+        "checkout.session.completed",
+        now(),
+        json!({
         "id": format!("cs_test_{}", uuid::Uuid::new_v4().simple()), "object": "checkout.session", "mode": "subscription",
-        "client_reference_id": u.account, "customer": customer, "payment_status": "paid", "metadata": {} }));
+        "client_reference_id": u.account, "customer": customer, "payment_status": "paid", "metadata": {} }),
+    );
     deliver(&ev).await;
     assert_eq!(processed(ev["id"].as_str().unwrap()).await["status"], "processed");
     customer
@@ -146,11 +151,16 @@ async fn an_update_delivered_before_its_create_ends_in_the_updated_state() {
     deliver(&updated).await;
     assert_eq!(processed(updated["id"].as_str().unwrap()).await["status"], "processed");
     deliver(&created).await;
-    assert_eq!(processed(created["id"].as_str().unwrap()).await["status"], "processed", "the stale event is applied as Stripe's current state");
+    assert_eq!(
+        processed(created["id"].as_str().unwrap()).await["status"],
+        "processed",
+        "the stale event is applied as Stripe's current state"
+    );
     let reads = fake().requests().into_iter().filter(|q| q.path == format!("/v1/subscriptions/{sub}")).count();
     assert_eq!(reads, 1, "the stale event, and only it, re-read the subscription");
     assert_eq!(plan_of(&u).await, "ENTERPRISE", "the older created event did not overwrite the newer update");
-    let rows: Value = stack().service(reqwest::Method::GET, &format!("/subscriptions?id=eq.{sub}")).send().await.unwrap().json().await.unwrap();
+    let rows: Value =
+        stack().service(reqwest::Method::GET, &format!("/subscriptions?id=eq.{sub}")).send().await.unwrap().json().await.unwrap();
     assert_eq!(rows[0]["plan"], "ENTERPRISE");
 }
 
@@ -166,13 +176,15 @@ async fn the_same_event_delivered_three_times_applies_once() {
     }
     processed(ev["id"].as_str().unwrap()).await;
     // A later event through the same queue: once it is processed, the duplicates before it have been too.
-    let marker = event("customer.updated", now(), json!({ "id": customer, "object": "customer", "email": "x@example.test", "metadata": {} }));
+    let marker =
+        event("customer.updated", now(), json!({ "id": customer, "object": "customer", "email": "x@example.test", "metadata": {} }));
     deliver(&marker).await;
     processed(marker["id"].as_str().unwrap()).await;
     let after = stack().get_as("/api/v1/credits/balance", &u.token).await.body["data"]["balance"].as_i64().unwrap();
     assert_eq!(after - before, 5000, "the invoice's plan (PRO) monthly credits were granted exactly once");
     let tx = stack().get_as("/api/v1/credits/transactions", &u.token).await;
-    let grants = tx.body["data"].as_array().unwrap().iter().filter(|t| t["reference"].as_str().is_some_and(|r| r.starts_with("invoice:"))).count();
+    let grants =
+        tx.body["data"].as_array().unwrap().iter().filter(|t| t["reference"].as_str().is_some_and(|r| r.starts_with("invoice:"))).count();
     assert_eq!(grants, 1);
 }
 
@@ -194,7 +206,8 @@ async fn signatures_are_checked_and_refused_events_are_not_stored() {
         assert_eq!(r.status, 400, "{case}: {}", r.body);
         assert_eq!(r.body["error"]["code"], "invalid_request", "{case}");
     }
-    let rows: Value = stack().service(reqwest::Method::GET, &format!("/webhook_events?id=eq.{id}")).send().await.unwrap().json().await.unwrap();
+    let rows: Value =
+        stack().service(reqwest::Method::GET, &format!("/webhook_events?id=eq.{id}")).send().await.unwrap().json().await.unwrap();
     assert_eq!(rows, json!([]), "nothing was stored for refused deliveries");
 
     // Rotation: Stripe signs with both the old and the new secret; we know only the new one.
@@ -213,15 +226,27 @@ async fn signatures_are_checked_and_refused_events_are_not_stored() {
 #[tokio::test]
 async fn a_hundred_concurrent_submissions_against_ten_credits_accept_exactly_ten_and_refund_them() {
     let u = user("race").await;
-    let r = stack().service(reqwest::Method::PATCH, &format!("/credit_balances?account_id=eq.{}", u.account))
-        .json(&json!({ "balance": 10 })).send().await.unwrap();
+    let r = stack()
+        .service(reqwest::Method::PATCH, &format!("/credit_balances?account_id=eq.{}", u.account))
+        .json(&json!({ "balance": 10 }))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success());
     let submissions = (0..100).map(|i| {
         let url = target().url(&format!("/status/503/race-{}-{i}", u.account));
         let token = u.token.clone();
         async move {
-            ApiResponse::from(http().post(stack().url("/api/v1/jobs")).bearer_auth(&token)
-                .json(&json!({"task_type": "http.request", "payload": {"url": url}, "max_attempts": 1})).send().await.unwrap()).await
+            ApiResponse::from(
+                http()
+                    .post(stack().url("/api/v1/jobs"))
+                    .bearer_auth(&token)
+                    .json(&json!({"task_type": "http.request", "payload": {"url": url}, "max_attempts": 1}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
         }
     });
     let results = join_all(submissions).await;
@@ -251,8 +276,12 @@ async fn free_quota_exhaustion_is_402_until_a_paid_invoice_opens_a_new_period() 
     let usage = stack().get_as("/api/v1/usage", &u.token).await;
     let (start, end) = (usage.body["data"]["period_start"].clone(), usage.body["data"]["period_end"].clone());
     assert_eq!(usage.body["data"]["jobs_limit"], 100);
-    let r = stack().service(reqwest::Method::POST, "/usage_counters")
-        .json(&json!({ "account_id": u.account, "period_start": start, "period_end": end, "jobs_used": 100 })).send().await.unwrap();
+    let r = stack()
+        .service(reqwest::Method::POST, "/usage_counters")
+        .json(&json!({ "account_id": u.account, "period_start": start, "period_end": end, "jobs_used": 100 }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let job = json!({"task_type": "http.request", "payload": {"url": target().url(&format!("/ok/quota-{}", u.account))}});
     let r = ApiResponse::from(http().post(stack().url("/api/v1/jobs")).bearer_auth(&u.token).json(&job).send().await.unwrap()).await;
@@ -271,7 +300,6 @@ async fn free_quota_exhaustion_is_402_until_a_paid_invoice_opens_a_new_period() 
     assert_eq!(usage.body["data"]["period_start"].as_str().map(|s| &s[..10]), Some(&e2e::rfc3339(t - 60)[..10]));
 }
 
-
 #[tokio::test]
 async fn checkout_and_portal_return_the_fakes_urls_and_send_the_right_fields() {
     let u = user("checkout").await;
@@ -282,7 +310,11 @@ async fn checkout_and_portal_return_the_fakes_urls_and_send_the_right_fields() {
     let r = post("/api/v1/billing/portal", json!({"return_url": "http://allowed.test/account"})).await;
     r.assert_error(409, "conflict");
 
-    let r = post("/api/v1/billing/checkout", json!({"plan": "PRO", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"})).await;
+    let r = post(
+        "/api/v1/billing/checkout",
+        json!({"plan": "PRO", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body["data"]["url"].as_str().unwrap().starts_with("https://checkout.stripe.com/c/pay/cs_test_"));
     let req = fake().requests().into_iter().rev().find(|q| q.field("client_reference_id") == Some(u.account.as_str())).expect("recorded");
@@ -295,16 +327,32 @@ async fn checkout_and_portal_return_the_fakes_urls_and_send_the_right_fields() {
     assert!(req.headers.get("idempotency-key").is_some_and(|k| !k.is_empty()));
     assert_eq!(req.headers.get("authorization").map(String::as_str), Some("Bearer sk_test_local"));
 
-    let r = post("/api/v1/billing/checkout", json!({"credit_pack": "small", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"})).await;
+    let r = post(
+        "/api/v1/billing/checkout",
+        json!({"credit_pack": "small", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"}),
+    )
+    .await;
     assert_eq!(r.status, 200);
     let req = fake().requests().into_iter().rev().find(|q| q.field("metadata[credit_pack]") == Some("small")).expect("recorded");
     assert_eq!((req.field("mode"), req.field("line_items[0][price]")), (Some("payment"), Some("price_small")));
 
     for (case, body, field) in [
-        ("open redirect", json!({"plan": "PRO", "success_url": "https://evil.example/x", "cancel_url": "http://allowed.test/no"}), "success_url"),
+        (
+            "open redirect",
+            json!({"plan": "PRO", "success_url": "https://evil.example/x", "cancel_url": "http://allowed.test/no"}),
+            "success_url",
+        ),
         ("free plan", json!({"plan": "FREE", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"}), "plan"),
-        ("both", json!({"plan": "PRO", "credit_pack": "small", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"}), "plan"),
-        ("unknown pack", json!({"credit_pack": "huge", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"}), "credit_pack"),
+        (
+            "both",
+            json!({"plan": "PRO", "credit_pack": "small", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"}),
+            "plan",
+        ),
+        (
+            "unknown pack",
+            json!({"credit_pack": "huge", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"}),
+            "credit_pack",
+        ),
     ] {
         let r = post("/api/v1/billing/checkout", body).await;
         let d = r.assert_error(400, "invalid_request");
@@ -323,10 +371,14 @@ async fn checkout_and_portal_return_the_fakes_urls_and_send_the_right_fields() {
 async fn a_credit_pack_purchase_grants_its_credits_once() {
     let u = user("pack").await;
     let before = stack().get_as("/api/v1/credits/balance", &u.token).await.body["data"]["balance"].as_i64().unwrap();
-    let ev = event("checkout.session.completed", now(), json!({
+    let ev = event(
+        "checkout.session.completed",
+        now(),
+        json!({
         "id": format!("cs_test_{}", uuid::Uuid::new_v4().simple()), "object": "checkout.session", "mode": "payment",
         "client_reference_id": u.account, "customer": format!("cus_{}", uuid::Uuid::new_v4().simple()),
-        "payment_status": "paid", "metadata": { "credit_pack": "small", "account_id": u.account } }));
+        "payment_status": "paid", "metadata": { "credit_pack": "small", "account_id": u.account } }),
+    );
     deliver(&ev).await;
     deliver(&ev).await;
     processed(ev["id"].as_str().unwrap()).await;
@@ -366,13 +418,19 @@ async fn the_stripe_client_retries_429_and_5xx_with_one_idempotency_key_and_neve
     let checkout = |marker: &'static str| {
         let token = u.token.clone();
         async move {
-            let body = json!({"plan": "PRO", "success_url": format!("http://allowed.test/{marker}"), "cancel_url": "http://allowed.test/no"});
-            ApiResponse::from(http().post(stack().url("/api/v1/billing/checkout")).bearer_auth(&token).json(&body).send().await.unwrap()).await
+            let body =
+                json!({"plan": "PRO", "success_url": format!("http://allowed.test/{marker}"), "cancel_url": "http://allowed.test/no"});
+            ApiResponse::from(http().post(stack().url("/api/v1/billing/checkout")).bearer_auth(&token).json(&body).send().await.unwrap())
+                .await
         }
     };
     let attempts_for = |marker: &str| {
-        let reqs: Vec<_> = fake().requests().into_iter()
-            .filter(|q| q.field("client_reference_id") == Some(u.account.as_str()) && q.field("success_url").is_some_and(|s| s.ends_with(marker)))
+        let reqs: Vec<_> = fake()
+            .requests()
+            .into_iter()
+            .filter(|q| {
+                q.field("client_reference_id") == Some(u.account.as_str()) && q.field("success_url").is_some_and(|s| s.ends_with(marker))
+            })
             .collect();
         let keys: std::collections::HashSet<_> = reqs.iter().filter_map(|q| q.headers.get("idempotency-key").cloned()).collect();
         (reqs.len(), keys.len())

@@ -39,8 +39,17 @@ fn subscription(customer: &str, account: &str, price: &str) -> Value {
 
 async fn deliver(ev: &Value) -> ApiResponse {
     let body = ev.to_string();
-    ApiResponse::from(http().post(stack().url("/api/v1/billing/webhooks")).header("content-type", "application/json")
-        .header("Stripe-Signature", stack().stripe_signature(&body)).body(body).send().await.unwrap()).await
+    ApiResponse::from(
+        http()
+            .post(stack().url("/api/v1/billing/webhooks"))
+            .header("content-type", "application/json")
+            .header("Stripe-Signature", stack().stripe_signature(&body))
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 async fn row(evt: &str) -> Option<Value> {
@@ -80,8 +89,11 @@ async fn linked_user(tag: &str) -> User {
     let me = stack().get_as("/api/v1/me", &token).await;
     let account = me.body["data"]["account"]["id"].as_str().unwrap().to_string();
     let customer = id("cus");
-    let link = event("checkout.session.completed", json!({ "id": id("cs_test"), "object": "checkout.session", "mode": "subscription",
-        "client_reference_id": account, "customer": customer, "payment_status": "paid", "metadata": {} }));
+    let link = event(
+        "checkout.session.completed",
+        json!({ "id": id("cs_test"), "object": "checkout.session", "mode": "subscription",
+        "client_reference_id": account, "customer": customer, "payment_status": "paid", "metadata": {} }),
+    );
     assert_eq!(deliver(&link).await.status, 200);
     row_with_status(link["id"].as_str().unwrap(), "processed").await;
     User { token, account, customer }
@@ -96,7 +108,8 @@ async fn permanent_failure_is_stored_once_and_dies_after_its_redrives() {
     assert_eq!((r["attempts"].as_i64(), r["permanent"].as_bool()), (Some(1), Some(true)), "{r}");
     assert!(r["error"].as_str().is_some_and(|e| e.contains("price_not_configured is not in STRIPE_PRICE_PLANS")), "{r}");
     let lines = |needle: &str| stack().worker_log().lines().filter(|l| l.contains(&evt) && l.contains(needle)).count();
-    eventually("the consumer to log that it stored the event", WAIT, || async { (lines("stored for the re-drive") > 0).then_some(()) }).await;
+    eventually("the consumer to log that it stored the event", WAIT, || async { (lines("stored for the re-drive") > 0).then_some(()) })
+        .await;
     assert_eq!(lines("stored for the re-drive"), 1, "stored once");
     assert_eq!(lines("retrying"), 0, "a permanent failure burns no queue retries");
 
@@ -109,13 +122,19 @@ async fn permanent_failure_is_stored_once_and_dies_after_its_redrives() {
     assert!(next > e2e::rfc3339(now() + 200), "the second failure waits about 5 minutes: {next}");
     // Time passes (arranged), the third failure reaches WEBHOOK_REDRIVE_MAX_ATTEMPTS.
     let past = e2e::rfc3339(now() - 1);
-    let p = stack().service(reqwest::Method::PATCH, &format!("/webhook_events?id=eq.{evt}")).json(&json!({ "next_attempt_at": past })).send().await.unwrap();
+    let p = stack()
+        .service(reqwest::Method::PATCH, &format!("/webhook_events?id=eq.{evt}"))
+        .json(&json!({ "next_attempt_at": past }))
+        .send()
+        .await
+        .unwrap();
     assert!(p.status().is_success());
     let run = redrive().await;
     assert!(run["counts"]["dead"].as_i64() >= Some(1), "{run}");
     let r = row_with_status(&evt, "dead").await;
     assert_eq!(r["attempts"], 3);
-    let dead: Value = stack().service(reqwest::Method::GET, &format!("/dead_webhook_events?id=eq.{evt}")).send().await.unwrap().json().await.unwrap();
+    let dead: Value =
+        stack().service(reqwest::Method::GET, &format!("/dead_webhook_events?id=eq.{evt}")).send().await.unwrap().json().await.unwrap();
     assert_eq!(dead.as_array().map(Vec::len), Some(1), "the runbook's view lists it");
     eventually("the dead event to be logged at error level", WAIT, || async {
         stack().worker_log().lines().any(|l| l.contains(&evt) && l.contains("is dead")).then_some(())
@@ -137,7 +156,10 @@ async fn transient_failure_outlasting_the_queue_is_stored_then_applied() {
         if std::time::Instant::now() > until {
             let log = stack().worker_log();
             let tail: Vec<&str> = log.lines().filter(|l| l.contains("stripe")).collect();
-            panic!("the dead-letter consumer never tried storing {evt}; the Worker's stripe lines:\n{}", tail[tail.len().saturating_sub(30)..].join("\n"));
+            panic!(
+                "the dead-letter consumer never tried storing {evt}; the Worker's stripe lines:\n{}",
+                tail[tail.len().saturating_sub(30)..].join("\n")
+            );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -161,10 +183,7 @@ async fn missing_billing_configuration_is_a_503() {
         async move { ApiResponse::from(http().post(stack().url(path)).bearer_auth(&token).json(&body).send().await.unwrap()).await }
     };
     let urls = json!({"success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"});
-    for (body, setting) in [
-        (json!({"plan": "PRO"}), "STRIPE_PRICE_PLANS"),
-        (json!({"credit_pack": "small"}), "CREDIT_PACKS"),
-    ] {
+    for (body, setting) in [(json!({"plan": "PRO"}), "STRIPE_PRICE_PLANS"), (json!({"credit_pack": "small"}), "CREDIT_PACKS")] {
         let mut b = urls.clone();
         b.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
         let r = post("/api/v1/billing/checkout", b).await;

@@ -96,8 +96,12 @@ async fn the_text_of_a_selector_through_the_alias() {
     let _g = GATE.read().await;
     let t = pro("selector").await;
     let k = key();
-    let r = submit(&t, json!({ "task_type": "navigate_and_extract_text",
-        "payload": { "url": target().url(&format!("/page/{k}")), "selector": "#content" } })).await;
+    let r = submit(
+        &t,
+        json!({ "task_type": "navigate_and_extract_text",
+        "payload": { "url": target().url(&format!("/page/{k}")), "selector": "#content" } }),
+    )
+    .await;
     assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(r.body["data"]["task_type"], "browser.extract_text", "the alias is stored as the canonical type");
     let id = r.body["data"]["id"].as_str().unwrap();
@@ -114,8 +118,12 @@ async fn content_rendered_later_is_waited_for() {
     let _g = GATE.read().await;
     let t = pro("delayed").await;
     let k = key();
-    let id = submit_ok(&t, json!({ "url": target().url(&format!("/delayed/1500/{k}")),
-        "wait_for_selector": "#late", "selector": "#late", "timeout_ms": 10000 })).await;
+    let id = submit_ok(
+        &t,
+        json!({ "url": target().url(&format!("/delayed/1500/{k}")),
+        "wait_for_selector": "#late", "selector": "#late", "timeout_ms": 10000 }),
+    )
+    .await;
     let job = wait_status(&t, &id, &["COMPLETED", "FAILED"]).await;
     assert_eq!(job["status"], "COMPLETED", "{job}");
     assert_eq!(job["result"]["text"], format!("late content {k}"));
@@ -127,8 +135,12 @@ async fn a_selector_that_never_appears_times_out_retries_and_fails_clearly() {
     let _g = GATE.read().await;
     let t = pro("never").await;
     let k = key();
-    let r = submit(&t, json!({ "task_type": "browser.extract_text", "max_attempts": 2,
-        "payload": { "url": target().url(&format!("/page/{k}")), "wait_for_selector": "#never", "timeout_ms": 1000 } })).await;
+    let r = submit(
+        &t,
+        json!({ "task_type": "browser.extract_text", "max_attempts": 2,
+        "payload": { "url": target().url(&format!("/page/{k}")), "wait_for_selector": "#never", "timeout_ms": 1000 } }),
+    )
+    .await;
     assert_eq!(r.status, 202, "{}", r.body);
     let id = r.body["data"]["id"].as_str().unwrap();
     let job = wait_status(&t, id, &["COMPLETED", "FAILED"]).await;

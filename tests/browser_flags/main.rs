@@ -20,9 +20,16 @@ async fn a_job_queued_before_its_flag_was_turned_off_fails_cleanly_and_is_refund
     let balance = || async { stack.get_as("/api/v1/me", &t).await.body["data"]["credits"]["balance"].as_i64().unwrap() };
     let start = balance().await;
     let key = uuid::Uuid::new_v4().simple().to_string();
-    let r = ApiResponse::from(http().post(stack.url("/api/v1/jobs")).bearer_auth(&t)
-        .json(&json!({ "task_type": "browser.extract_text", "payload": { "url": target().url(&format!("/page/{key}")) } }))
-        .send().await.unwrap()).await;
+    let r = ApiResponse::from(
+        http()
+            .post(stack.url("/api/v1/jobs"))
+            .bearer_auth(&t)
+            .json(&json!({ "task_type": "browser.extract_text", "payload": { "url": target().url(&format!("/page/{key}")) } }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, 202, "the API Worker still has the flag on: {}", r.body);
     let id = r.body["data"]["id"].as_str().unwrap().to_string();
     let job = eventually("the job to end", Duration::from_secs(60), || async {

@@ -69,11 +69,16 @@ async fn account(tag: &str, price: Option<&str>) -> Account {
     let customer = format!("cus_{}", uuid::Uuid::new_v4().simple());
     service(Method::POST, "/stripe_customers", Some(json!({ "account_id": id, "stripe_customer_id": customer }))).await;
     if let Some(price) = price {
-        service(Method::POST, "/subscriptions", Some(json!({
-            "id": format!("sub_{}", uuid::Uuid::new_v4().simple()), "account_id": id, "stripe_customer_id": customer,
-            "status": "active", "plan": "PRO", "price_id": price, "current_period_start": ago(1),
-            "current_period_end": rfc3339(now() + 29 * 86_400), "stripe_event_created": ago(1),
-        }))).await;
+        service(
+            Method::POST,
+            "/subscriptions",
+            Some(json!({
+                "id": format!("sub_{}", uuid::Uuid::new_v4().simple()), "account_id": id, "stripe_customer_id": customer,
+                "status": "active", "plan": "PRO", "price_id": price, "current_period_start": ago(1),
+                "current_period_end": rfc3339(now() + 29 * 86_400), "stripe_event_created": ago(1),
+            })),
+        )
+        .await;
     }
     Account { id, token, customer }
 }
@@ -96,9 +101,15 @@ async fn usage_events(account: &str) -> Vec<Value> {
 }
 
 async fn complete_job(a: &Account) {
-    let r = http().post(stack().url("/api/v1/jobs")).bearer_auth(&a.token)
-        .json(&json!({ "task_type": "http.request", "payload": { "url": target().url(&format!("/ok/{}", uuid::Uuid::new_v4().simple())) } }))
-        .send().await.unwrap();
+    let r = http()
+        .post(stack().url("/api/v1/jobs"))
+        .bearer_auth(&a.token)
+        .json(
+            &json!({ "task_type": "http.request", "payload": { "url": target().url(&format!("/ok/{}", uuid::Uuid::new_v4().simple())) } }),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
     let id = r.json::<Value>().await.unwrap()["data"]["id"].as_str().unwrap().to_string();
     eventually("the job to complete", WAIT, || async {
@@ -173,9 +184,15 @@ async fn reconciliation_flags_stripe_ahead_behind_and_missing_and_stays_quiet_wh
     assert!(run["counts"]["stripe_ahead"].as_u64().unwrap() >= 1 && run["counts"]["missing"].as_u64().unwrap() >= 1, "{run}");
     assert!(discrepancy(&equal).await.is_empty(), "equal numbers are not recorded");
     let d = discrepancy(&ahead).await;
-    assert_eq!((d[0]["kind"].as_str(), d[0]["internal_quantity"].as_i64(), d[0]["stripe_quantity"].as_i64()), (Some("stripe_ahead"), Some(2), Some(5)));
+    assert_eq!(
+        (d[0]["kind"].as_str(), d[0]["internal_quantity"].as_i64(), d[0]["stripe_quantity"].as_i64()),
+        (Some("stripe_ahead"), Some(2), Some(5))
+    );
     let d = discrepancy(&behind).await;
-    assert_eq!((d[0]["kind"].as_str(), d[0]["internal_quantity"].as_i64(), d[0]["stripe_quantity"].as_i64()), (Some("stripe_behind"), Some(2), Some(1)));
+    assert_eq!(
+        (d[0]["kind"].as_str(), d[0]["internal_quantity"].as_i64(), d[0]["stripe_quantity"].as_i64()),
+        (Some("stripe_behind"), Some(2), Some(1))
+    );
     let d = discrepancy(&missing).await;
     assert_eq!((d[0]["kind"].as_str(), d[0]["internal_quantity"].as_i64()), (Some("missing"), Some(2)));
     assert!(d[0]["stripe_quantity"].is_null());
@@ -227,31 +244,44 @@ async fn renewal_grants_once_per_month_however_often_it_runs() {
 async fn retention_removes_exactly_what_the_policy_says() {
     let _l = LOCK.lock().await;
     let a = account("retention", None).await;
-    let ev = |days: i64, reported: bool| json!({ "account_id": a.id, "task_type": "http.request",
-        "occurred_at": ago(days), "reported_at": if reported { Value::from(ago(days)) } else { Value::Null } });
+    let ev = |days: i64, reported: bool| {
+        json!({ "account_id": a.id, "task_type": "http.request",
+        "occurred_at": ago(days), "reported_at": if reported { Value::from(ago(days)) } else { Value::Null } })
+    };
     let rows = service(Method::POST, "/usage_events", Some(json!([ev(401, true), ev(399, true), ev(401, false), ev(1, false)]))).await;
     let ids: Vec<String> = rows.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
     let wh = |days: i64, status: &str| {
         let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
-        (id.clone(), json!({ "id": id, "type": "invoice.paid", "stripe_created": ago(days), "payload": {}, "status": status,
-            "received_at": ago(days), "processed_at": if status == "failed" { Value::Null } else { Value::from(ago(days)) } }))
+        (
+            id.clone(),
+            json!({ "id": id, "type": "invoice.paid", "stripe_created": ago(days), "payload": {}, "status": status,
+            "received_at": ago(days), "processed_at": if status == "failed" { Value::Null } else { Value::from(ago(days)) } }),
+        )
     };
     let (wh_old, wh_new, wh_failed) = (wh(91, "processed"), wh(89, "processed"), wh(200, "failed"));
     service(Method::POST, "/webhook_events", Some(json!([wh_old.1, wh_new.1, wh_failed.1]))).await;
-    let job = |days: i64| json!({ "account_id": a.id, "task_type": "http.request", "status": "COMPLETED", "correlation_id": "retention-test",
+    let job = |days: i64| {
+        json!({ "account_id": a.id, "task_type": "http.request", "status": "COMPLETED", "correlation_id": "retention-test",
         "payload": { "url": "https://secret.example/private" }, "result": { "body": "user content" }, "credit_cost": 1,
-        "started_at": ago(days), "finished_at": ago(days) });
+        "started_at": ago(days), "finished_at": ago(days) })
+    };
     let jobs = service(Method::POST, "/jobs", Some(json!([job(31), job(29)]))).await;
     let (job_old, job_new) = (jobs[0]["id"].as_str().unwrap().to_string(), jobs[1]["id"].as_str().unwrap().to_string());
-    let accounts = service(Method::POST, "/accounts", Some(json!([
-        { "name": "gone", "deleted_at": ago(31) }, { "name": "kept", "deleted_at": ago(29) }]))).await;
+    let accounts = service(
+        Method::POST,
+        "/accounts",
+        Some(json!([
+        { "name": "gone", "deleted_at": ago(31) }, { "name": "kept", "deleted_at": ago(29) }])),
+    )
+    .await;
     let (acct_old, acct_new) = (accounts[0]["id"].as_str().unwrap().to_string(), accounts[1]["id"].as_str().unwrap().to_string());
 
     let run = trigger(DAILY, "retention").await;
     assert_eq!(run["outcome"], "ok", "{run}");
     let left: Vec<String> = usage_events(&a.id).await.iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(left, vec![ids[1].clone(), ids[3].clone()], "past 400 days gone; 399 days and recent unreported kept");
-    let webhooks = |id: String| async move { service(Method::GET, &format!("/webhook_events?id=eq.{id}"), None).await.as_array().unwrap().len() };
+    let webhooks =
+        |id: String| async move { service(Method::GET, &format!("/webhook_events?id=eq.{id}"), None).await.as_array().unwrap().len() };
     assert_eq!((webhooks(wh_old.0).await, webhooks(wh_new.0).await, webhooks(wh_failed.0).await), (0, 1, 1));
     let job_row = |id: String| async move { service(Method::GET, &format!("/jobs?id=eq.{id}"), None).await[0].clone() };
     let old = job_row(job_old).await;
@@ -260,7 +290,8 @@ async fn retention_removes_exactly_what_the_policy_says() {
     assert_eq!((old["status"].as_str(), old["credit_cost"].as_i64()), (Some("COMPLETED"), Some(1)), "aggregates stay");
     let new = job_row(job_new).await;
     assert_eq!(new["payload"]["url"], "https://secret.example/private");
-    let account_count = |id: String| async move { service(Method::GET, &format!("/accounts?id=eq.{id}"), None).await.as_array().unwrap().len() };
+    let account_count =
+        |id: String| async move { service(Method::GET, &format!("/accounts?id=eq.{id}"), None).await.as_array().unwrap().len() };
     assert_eq!((account_count(acct_old).await, account_count(acct_new).await), (0, 1));
 
     // A second run finds nothing of these left to do.
@@ -279,8 +310,13 @@ async fn every_cron_job_writes_its_run_log() {
     assert_eq!(run["outcome"], "ok", "{run}");
     // Users cannot read the run log.
     let t = stack().token_for(&unique_email("runlog")).await.access_token;
-    let r = http().get(format!("{}/cron_runs", stack().info.postgrest_url))
-        .header("apikey", &stack().info.anon_key).bearer_auth(&t).send().await.unwrap();
+    let r = http()
+        .get(format!("{}/cron_runs", stack().info.postgrest_url))
+        .header("apikey", &stack().info.anon_key)
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     let body: Value = r.json().await.expect("a JSON answer");
     match status {

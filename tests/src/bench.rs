@@ -94,4 +94,3 @@ async fn run(stack: &Stack, token: &str, jobs: usize, concurrency: usize, job: i
 pub fn pct(v: &[f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
-

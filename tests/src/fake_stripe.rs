@@ -138,16 +138,24 @@ fn meters(state: &State, path: &str, form: &[(String, String)], key: &str) -> (u
         }
         let identifier = field("identifier");
         let (status, body) = if m.events.iter().any(|e| e.identifier == identifier) {
-            (400, serde_json::json!({"error": {"type": "invalid_request_error",
-                "message": format!("An event with identifier {identifier} already exists.")}}))
+            (
+                400,
+                serde_json::json!({"error": {"type": "invalid_request_error",
+                "message": format!("An event with identifier {identifier} already exists.")}}),
+            )
         } else {
             let ev = MeterEvent {
-                identifier: identifier.clone(), customer: field("payload[stripe_customer_id]"),
-                value: field("payload[value]").parse().unwrap_or(0), timestamp: field("timestamp").parse().unwrap_or(0),
+                identifier: identifier.clone(),
+                customer: field("payload[stripe_customer_id]"),
+                value: field("payload[value]").parse().unwrap_or(0),
+                timestamp: field("timestamp").parse().unwrap_or(0),
             };
             m.events.push(ev.clone());
-            (200, serde_json::json!({"object": "billing.meter_event", "event_name": field("event_name"), "identifier": identifier,
-                "livemode": false, "payload": {"stripe_customer_id": ev.customer, "value": ev.value.to_string()}, "timestamp": ev.timestamp}))
+            (
+                200,
+                serde_json::json!({"object": "billing.meter_event", "event_name": field("event_name"), "identifier": identifier,
+                "livemode": false, "payload": {"stripe_customer_id": ev.customer, "value": ev.value.to_string()}, "timestamp": ev.timestamp}),
+            )
         };
         if !key.is_empty() {
             m.replies.insert(key.to_string(), (status, body.to_string()));
@@ -157,15 +165,21 @@ fn meters(state: &State, path: &str, form: &[(String, String)], key: &str) -> (u
     // GET /v1/billing/meters/{id}/event_summaries?customer=&start_time=&end_time=
     let (p, query) = path.split_once('?').unwrap_or((path, ""));
     let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    let (Some(meter), Some(customer)) = (p.strip_prefix("/v1/billing/meters/").and_then(|r| r.strip_suffix("/event_summaries")), q.get("customer")) else {
+    let (Some(meter), Some(customer)) =
+        (p.strip_prefix("/v1/billing/meters/").and_then(|r| r.strip_suffix("/event_summaries")), q.get("customer"))
+    else {
         return (404, serde_json::json!({"error": {"type": "invalid_request_error", "message": "Unrecognized request URL"}}));
     };
     let start: i64 = q.get("start_time").and_then(|v| v.parse().ok()).unwrap_or(-1);
     let end: i64 = q.get("end_time").and_then(|v| v.parse().ok()).unwrap_or(-1);
     if start < 0 || end <= start || start % 60 != 0 || end % 60 != 0 {
-        return (400, serde_json::json!({"error": {"type": "invalid_request_error", "message": "start_time and end_time must be minute-aligned, start before end"}}));
+        return (
+            400,
+            serde_json::json!({"error": {"type": "invalid_request_error", "message": "start_time and end_time must be minute-aligned, start before end"}}),
+        );
     }
-    let events: Vec<&MeterEvent> = m.events.iter().filter(|e| &e.customer == customer && e.timestamp >= start && e.timestamp < end).collect();
+    let events: Vec<&MeterEvent> =
+        m.events.iter().filter(|e| &e.customer == customer && e.timestamp >= start && e.timestamp < end).collect();
     let adjust = m.adjustments.get(customer).copied().unwrap_or(0);
     let data = if events.is_empty() && adjust == 0 {
         vec![]
@@ -193,9 +207,8 @@ async fn serve(mut sock: tokio::net::TcpStream, state: State) {
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     let mut lines = head.lines();
     let path = lines.next().unwrap_or("").split_whitespace().nth(1).unwrap_or("/").to_string();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())))
-        .collect();
+    let headers: HashMap<String, String> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))).collect();
     let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     while buf.len() < head_end + len {
         match sock.read(&mut tmp).await {
@@ -227,7 +240,10 @@ async fn serve(mut sock: tokio::net::TcpStream, state: State) {
     let (status, json) = if let (true, Some(id)) = (authorized, object) {
         match state.objects.lock().unwrap().get(id) {
             Some(o) => (200, o.clone()),
-            None => (404, serde_json::json!({"error": {"type": "invalid_request_error", "code": "resource_missing", "message": format!("No such object: '{id}'")}})),
+            None => (
+                404,
+                serde_json::json!({"error": {"type": "invalid_request_error", "code": "resource_missing", "message": format!("No such object: '{id}'")}}),
+            ),
         }
     } else if authorized && (path == "/v1/billing/meter_events" || path.starts_with("/v1/billing/meters/")) {
         meters(&state, &path, &form, &key)
@@ -237,17 +253,26 @@ async fn serve(mut sock: tokio::net::TcpStream, state: State) {
         (401, serde_json::json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}))
     } else {
         match path.as_str() {
-            "/v1/checkout/sessions" => (200, serde_json::json!({
+            "/v1/checkout/sessions" => (
+                200,
+                serde_json::json!({
                 "id": format!("cs_test_{id}"), "object": "checkout.session", "livemode": false,
-                "url": format!("https://checkout.stripe.com/c/pay/cs_test_{id}"), "status": "open", "payment_status": "unpaid"})),
-            "/v1/billing_portal/sessions" => (200, serde_json::json!({
+                "url": format!("https://checkout.stripe.com/c/pay/cs_test_{id}"), "status": "open", "payment_status": "unpaid"}),
+            ),
+            "/v1/billing_portal/sessions" => (
+                200,
+                serde_json::json!({
                 "id": format!("bps_{id}"), "object": "billing_portal.session", "livemode": false,
-                "url": format!("https://billing.stripe.com/p/session/test_{id}")})),
+                "url": format!("https://billing.stripe.com/p/session/test_{id}")}),
+            ),
             _ => (404, serde_json::json!({"error": {"type": "invalid_request_error", "message": "Unrecognized request URL"}})),
         }
     };
     let body = json.to_string();
-    let resp = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+    let resp = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
     let _ = sock.write_all(resp.as_bytes()).await;
     let _ = sock.shutdown().await;
 }

@@ -44,6 +44,9 @@ fn project_root() -> PathBuf {
 impl Stack {
     /// Starts a new stack and waits until the Worker answers `/health` (the script polls with a deadline).
     /// `env` passes options to `scripts/stack.mjs` (`STACK_JWT_SECRET`, `STACK_WORKER_VARS`).
+    // The child is kept in the returned Stack and lives as long as the test process (its stdin closing
+    // tears it down); clippy cannot see that through the struct.
+    #[allow(clippy::zombie_processes)]
     pub fn start(env: &[(&str, &str)]) -> Stack {
         let root = project_root();
         let node = root.join("node_modules/.bin/node");
@@ -63,7 +66,10 @@ impl Stack {
         loop {
             line.clear();
             let n = stdout.read_line(&mut line).expect("read stack output");
-            assert!(n > 0, "the stack script exited before it was ready (its errors are above)");
+            if n == 0 {
+                let status = child.wait().expect("wait for the stack script");
+                panic!("the stack script exited ({status}) before it was ready (its errors are above)");
+            }
             if let Ok(v) = serde_json::from_str::<Value>(&line) {
                 if v["event"] == "ready" {
                     let info: StackInfo = serde_json::from_value(v).expect("ready line shape");
@@ -104,12 +110,7 @@ impl Stack {
 
     /// Mints a token with the local key server's `/_dev/token` (see scripts/auth-server.mjs for `req`).
     pub async fn mint(&self, req: Value) -> DevToken {
-        let r = http()
-            .post(format!("{}/_dev/token", self.info.supabase_url))
-            .json(&req)
-            .send()
-            .await
-            .expect("auth server reachable");
+        let r = http().post(format!("{}/_dev/token", self.info.supabase_url)).json(&req).send().await.expect("auth server reachable");
         let status = r.status();
         assert!(status.is_success(), "token mint failed: {status} {}", r.text().await.unwrap_or_default());
         r.json().await.expect("token json")
@@ -195,8 +196,12 @@ impl Stack {
 
     /// Stores objects in the Stripe stand-in as Stripe's current state (`/_dev/objects`).
     pub async fn stripe_objects(&self, objects: &[Value]) {
-        let r = http().post(format!("{}/_dev/objects", self.info.stripe_url)).json(&serde_json::json!({ "objects": objects }))
-            .send().await.expect("stripe stand-in reachable");
+        let r = http()
+            .post(format!("{}/_dev/objects", self.info.stripe_url))
+            .json(&serde_json::json!({ "objects": objects }))
+            .send()
+            .await
+            .expect("stripe stand-in reachable");
         assert!(r.status().is_success(), "stripe objects: {}", r.status());
     }
 
@@ -229,9 +234,7 @@ pub const SHARED_WORKER_VARS: &str = r#"{"JOB_RETRY_BASE_SECS":"1","JOB_RETRY_MA
 /// The stack shared by every test in this binary, with HS256 enabled. Tests isolate themselves by
 /// creating their own users.
 pub fn spawn_stack() -> &'static Stack {
-    SHARED.get_or_init(|| {
-        Stack::start(&[("STACK_JWT_SECRET", TEST_JWT_SECRET), ("STACK_WORKER_VARS", SHARED_WORKER_VARS)])
-    })
+    SHARED.get_or_init(|| Stack::start(&[("STACK_JWT_SECRET", TEST_JWT_SECRET), ("STACK_WORKER_VARS", SHARED_WORKER_VARS)]))
 }
 
 /// Like [`spawn_stack`], with options; the first call in a binary decides them.
@@ -311,8 +314,8 @@ where
     }
 }
 
-pub mod fake_stripe;
 pub mod bench;
+pub mod fake_stripe;
 pub mod sse;
 pub mod target;
 

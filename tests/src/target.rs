@@ -83,25 +83,37 @@ async fn serve(mut sock: tokio::net::TcpStream, hits: Arc<Mutex<HashMap<String, 
     let (status, body): (u16, Vec<u8>) = match parts.as_slice() {
         ["page", k] => {
             content_type = "text/html; charset=utf-8";
-            (200, format!(
-                "<!doctype html><html><head><title>Page {k}</title><style>body {{ color: #333 }}</style></head><body>\
+            (
+                200,
+                format!(
+                    "<!doctype html><html><head><title>Page {k}</title><style>body {{ color: #333 }}</style></head><body>\
                  <main id=\"content\"><h1>Hello {k}</h1><p>First   paragraph &amp; more.</p></main>\
                  <p class=\"side\">side text</p><script>var hidden = 'script text';</script></body></html>"
-            ).into_bytes())
+                )
+                .into_bytes(),
+            )
         }
         ["delayed", ms, k] => {
             content_type = "text/html; charset=utf-8";
             let ms: u32 = ms.parse().unwrap_or(0);
-            (200, format!(
-                "<!doctype html><html><head><title>Delayed {k}</title></head><body><p>loading</p><script>\
+            (
+                200,
+                format!(
+                    "<!doctype html><html><head><title>Delayed {k}</title></head><body><p>loading</p><script>\
                  setTimeout(function () {{ var d = document.createElement('div'); d.id = 'late';\
                  d.textContent = 'late content {k}'; document.body.appendChild(d); }}, {ms});</script></body></html>"
-            ).into_bytes())
+                )
+                .into_bytes(),
+            )
         }
         ["ok", k] => (200, format!("hello {k}").into_bytes()),
         ["fail", times, _] => {
             let times: u32 = times.parse().unwrap_or(0);
-            if n <= times { (503, b"unavailable".to_vec()) } else { (200, b"recovered".to_vec()) }
+            if n <= times {
+                (503, b"unavailable".to_vec())
+            } else {
+                (200, b"recovered".to_vec())
+            }
         }
         ["status", code, _] => (code.parse().unwrap_or(500), b"as requested".to_vec()),
         ["slow", ms, _] => {

@@ -44,10 +44,18 @@ impl Rng {
 }
 
 fn plan_of_price(price: &str) -> &'static str {
-    if price == ENTERPRISE { "ENTERPRISE" } else { "PRO" }
+    if price == ENTERPRISE {
+        "ENTERPRISE"
+    } else {
+        "PRO"
+    }
 }
 fn credits_of(plan: &str) -> i64 {
-    if plan == "ENTERPRISE" { 50_000 } else { 5_000 }
+    if plan == "ENTERPRISE" {
+        50_000
+    } else {
+        5_000
+    }
 }
 fn rank(plan: &str) -> u8 {
     match plan {
@@ -106,8 +114,16 @@ async fn new_customer(tag: &str) -> (Customer, String) {
 }
 
 async fn post_webhook(body: &str, signature: &str) -> u16 {
-    http().post(stack().url("/api/v1/billing/webhooks")).header("content-type", "application/json")
-        .header("Stripe-Signature", signature).body(body.to_string()).send().await.expect("worker reachable").status().as_u16()
+    http()
+        .post(stack().url("/api/v1/billing/webhooks"))
+        .header("content-type", "application/json")
+        .header("Stripe-Signature", signature)
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("worker reachable")
+        .status()
+        .as_u16()
 }
 
 async fn service_get(path: &str) -> Value {
@@ -133,13 +149,16 @@ async fn wait_handled(ids: &[String]) {
     let until = std::time::Instant::now() + WAIT;
     loop {
         let st = event_statuses(ids).await;
-        let open: Vec<String> = ids.iter().filter(|i| !st.get(*i).is_some_and(|s| s == "processed" || s == "ignored"))
-            .map(|i| format!("{i}: {}", st.get(i).map(String::as_str).unwrap_or("not stored"))).collect();
+        let open: Vec<String> = ids
+            .iter()
+            .filter(|i| !st.get(*i).is_some_and(|s| s == "processed" || s == "ignored"))
+            .map(|i| format!("{i}: {}", st.get(i).map(String::as_str).unwrap_or("not stored")))
+            .collect();
         if open.is_empty() {
             return;
         }
         if std::time::Instant::now() > until {
-            let rows = service_get(&format!("/webhook_events?select=id,type,status,error&status=not.in.(processed,ignored)")).await;
+            let rows = service_get("/webhook_events?select=id,type,status,error&status=not.in.(processed,ignored)").await;
             panic!("{} of {} events not handled: {open:?}\nunhandled rows: {rows}", open.len(), ids.len());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -170,7 +189,11 @@ async fn a_shuffled_replay_of_stripe_deliveries_ends_in_exactly_stripes_state() 
             // One customer, two plan subscriptions: the PRO one ends, the ENTERPRISE one stays and is paid.
             let (s1, s2) = (id("sub"), id("sub"));
             events.push(event("customer.subscription.created", t0 + 1, subscription(&s1, &c.customer, &c.account, PRO, "active", t0)));
-            events.push(event("customer.subscription.created", t0 + 2, subscription(&s2, &c.customer, &c.account, ENTERPRISE, "active", t0)));
+            events.push(event(
+                "customer.subscription.created",
+                t0 + 2,
+                subscription(&s2, &c.customer, &c.account, ENTERPRISE, "active", t0),
+            ));
             let ended = subscription(&s1, &c.customer, &c.account, PRO, "canceled", t0);
             events.push(event("customer.subscription.deleted", t0 + 3, ended.clone()));
             let inv = invoice(&c.customer, &c.account, &s2, ENTERPRISE, 9900, false, t0);
@@ -223,7 +246,7 @@ async fn a_shuffled_replay_of_stripe_deliveries_ends_in_exactly_stripes_state() 
                 let (inv, credits) = match roll {
                     0..=14 => (invoice(&c.customer, &c.account, &sub, price, 2900, false, t0), credits_of(plan_of_price(price))),
                     15 | 16 => (invoice(&c.customer, &c.account, &sub, price, 1450, true, t0), 0), // a proration
-                    17 | 18 => (invoice(&c.customer, &c.account, &sub, price, 0, false, t0), 0), // zero amount
+                    17 | 18 => (invoice(&c.customer, &c.account, &sub, price, 0, false, t0), 0),   // zero amount
                     _ => {
                         let mut inv = invoice(&c.customer, &c.account, &sub, PACK, 1000, false, t0); // a credit pack's price
                         inv["lines"]["data"][0]["parent"] = json!({ "type": "invoice_item_details", "invoice_item_details": { "proration": false, "invoice_item": id("ii") } });
@@ -304,18 +327,28 @@ async fn a_shuffled_replay_of_stripe_deliveries_ends_in_exactly_stripes_state() 
     let in_accounts = accounts.join(",");
     // Plans: the best plan among each account's live subscriptions in Stripe's final state.
     let rows = service_get(&format!("/accounts?select=id,plan&id=in.({in_accounts})")).await;
-    let plans: HashMap<String, String> = rows.as_array().unwrap().iter()
-        .map(|r| (r["id"].as_str().unwrap().to_string(), r["plan"].as_str().unwrap().to_string())).collect();
+    let plans: HashMap<String, String> =
+        rows.as_array().unwrap().iter().map(|r| (r["id"].as_str().unwrap().to_string(), r["plan"].as_str().unwrap().to_string())).collect();
     for (c, _) in &people {
-        let want = final_subs.iter().filter(|s| s.0 == c.account && ["active", "trialing", "past_due"].contains(&s.3.as_str()))
-            .map(|s| s.2.as_str()).max_by_key(|p| rank(p)).unwrap_or("FREE");
+        let want = final_subs
+            .iter()
+            .filter(|s| s.0 == c.account && ["active", "trialing", "past_due"].contains(&s.3.as_str()))
+            .map(|s| s.2.as_str())
+            .max_by_key(|p| rank(p))
+            .unwrap_or("FREE");
         assert_eq!(plans[&c.account], want, "account {} plan", c.account);
     }
     assert_eq!(plans[&people[0].0.account], "ENTERPRISE", "a second subscription ending does not downgrade the first");
     // Subscriptions: each one's stored status and plan are Stripe's final ones.
     let subs = service_get(&format!("/subscriptions?select=id,status,plan&account_id=in.({in_accounts})")).await;
-    let subs: HashMap<String, (String, String)> = subs.as_array().unwrap().iter().map(|r| (r["id"].as_str().unwrap().to_string(),
-        (r["status"].as_str().unwrap().to_string(), r["plan"].as_str().unwrap().to_string()))).collect();
+    let subs: HashMap<String, (String, String)> = subs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (r["id"].as_str().unwrap().to_string(), (r["status"].as_str().unwrap().to_string(), r["plan"].as_str().unwrap().to_string()))
+        })
+        .collect();
     for (_, sub, plan, status) in &final_subs {
         assert_eq!(subs.get(sub), Some(&(status.clone(), plan.clone())), "subscription {sub}");
     }
@@ -376,7 +409,11 @@ async fn a_person_pays_at_checkout_switches_plan_in_the_portal_and_a_renewal_gra
     let start = balance(&token).await;
     assert_eq!(start, 100, "signup credits");
 
-    let r = post("/api/v1/billing/checkout", json!({"plan": "PRO", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"})).await;
+    let r = post(
+        "/api/v1/billing/checkout",
+        json!({"plan": "PRO", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let url = r.body["data"]["url"].as_str().unwrap().to_string();
     assert!(url.starts_with(&format!("{}/c/pay/cs_test_", stack().info.stripe_url)), "{url}");
@@ -398,21 +435,35 @@ async fn a_person_pays_at_checkout_switches_plan_in_the_portal_and_a_renewal_gra
     assert_eq!(balance(&token).await, start + 5_000, "the first invoice granted PRO's monthly credits");
 
     // A second plan subscription would bill twice: plans change in the portal.
-    let r = post("/api/v1/billing/checkout", json!({"plan": "ENTERPRISE", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"})).await;
+    let r = post(
+        "/api/v1/billing/checkout",
+        json!({"plan": "ENTERPRISE", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"}),
+    )
+    .await;
     let d = r.assert_error(409, "subscription_exists");
     assert_eq!(d["portal"], "/api/v1/billing/portal");
     assert!(d["subscription_id"].as_str().is_some_and(|s| s.starts_with("sub_")));
     // A credit pack is not a subscription: still allowed.
-    let r = post("/api/v1/billing/checkout", json!({"credit_pack": "small", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"})).await;
+    let r = post(
+        "/api/v1/billing/checkout",
+        json!({"credit_pack": "small", "success_url": "http://allowed.test/ok", "cancel_url": "http://allowed.test/no"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
     let r = post("/api/v1/billing/portal", json!({"return_url": "http://allowed.test/account"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let portal = r.body["data"]["url"].as_str().unwrap().to_string();
     let html = http().get(&portal).send().await.unwrap().text().await.unwrap();
-    let sub = html.split("data-subscription=\"").nth(1).and_then(|s| s.split('"').next()).expect("the portal lists the subscription").to_string();
+    let sub =
+        html.split("data-subscription=\"").nth(1).and_then(|s| s.split('"').next()).expect("the portal lists the subscription").to_string();
     assert!(html.contains("Switch to ENTERPRISE"), "{html}");
-    let r = no_redirects().post(format!("{portal}/update")).form(&[("subscription", sub.as_str()), ("price", ENTERPRISE)]).send().await.unwrap();
+    let r = no_redirects()
+        .post(format!("{portal}/update"))
+        .form(&[("subscription", sub.as_str()), ("price", ENTERPRISE)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "http://allowed.test/account"));
     eventually("the account to be on ENTERPRISE", Duration::from_secs(30), || async {
         (stack().get_as("/api/v1/billing", &token).await.body["data"]["plan"] == "ENTERPRISE").then_some(())
@@ -473,12 +524,14 @@ async fn an_event_the_queue_refuses_is_stored_by_the_endpoint_and_applied_by_the
     assert!(body.len() > 128 * 1024 && body.len() < 256 * 1024, "bigger than a queue message, within the body cap: {}", body.len());
     let evt = ev["id"].as_str().unwrap().to_string();
     assert_eq!(post_webhook(&body, &stack().stripe_signature(&body)).await, 200);
-    let stored = event_statuses(&[evt.clone()]).await;
+    let stored = event_statuses(std::slice::from_ref(&evt)).await;
     assert_eq!(stored.get(&evt).map(String::as_str), Some("received"), "stored by the endpoint, not queued");
 
     let r = http().get(stack().url("/__scheduled?cron=*/5+*+*+*+*")).send().await.unwrap();
     assert!(r.status().is_success());
-    wait_handled(&[evt.clone()]).await;
-    let tx = service_get(&format!("/credit_transactions?select=amount&reference=eq.invoice:{}", ev["data"]["object"]["id"].as_str().unwrap())).await;
+    wait_handled(std::slice::from_ref(&evt)).await;
+    let tx =
+        service_get(&format!("/credit_transactions?select=amount&reference=eq.invoice:{}", ev["data"]["object"]["id"].as_str().unwrap()))
+            .await;
     assert_eq!(tx, json!([{ "amount": 5000 }]), "the re-driven invoice granted its plan's credits once");
 }
