@@ -10,7 +10,8 @@
 //                                 restart the Worker with these vars changed, queues and Durable Objects
 //                                 kept), answering each with {"event":"ack"}; tears down and deletes its
 //                                 state when stdin closes.
-//                                 Options (environment): STACK_JWT_SECRET (a secret of >= 32 characters:
+//                                 Options (environment): STACK_DB_POOL_TIMEOUT (seconds postrust waits for a
+//                                 database connection before a 503), STACK_JWT_SECRET (a secret of >= 32 characters:
 //                                 HS256 tokens accepted by postrust and the Worker), STACK_WORKER_VARS
 //                                 (JSON object of extra Worker vars, e.g. short JWKS cache windows),
 //                                 STACK_BROWSER_CONSUMER_VARS (JSON object: run the browser-jobs consumer
@@ -245,8 +246,9 @@ function startPostgrest() {
     PGRST_JWT_JWKS_URL: `${supabaseUrl}/auth/v1/.well-known/jwks.json`,
     PGRST_SERVER_HOST: "127.0.0.1", PGRST_SERVER_PORT: String(ports.rest), PGRST_COMPAT_MODE: "true",
     PGRST_LOG_LEVEL: "warn", PGRST_DB_POOL: "20",
-    // Tests stop the database on purpose: answer 503 after 3 s instead of the default 10 s wait for a connection.
-    ...(isTest ? { PGRST_DB_POOL_TIMEOUT: "3" } : {}),
+    // STACK_DB_POOL_TIMEOUT: for tests that stop the database on purpose, answer 503 after this many seconds
+    // instead of PostgREST's default 10 s wait for a connection.
+    ...(process.env.STACK_DB_POOL_TIMEOUT ? { PGRST_DB_POOL_TIMEOUT: process.env.STACK_DB_POOL_TIMEOUT } : {}),
     ...(jwtSecret ? { PGRST_JWT_SECRET: jwtSecret } : {}),
   });
 }

@@ -14,7 +14,8 @@ const REDRIVE: &str = "*/5+*+*+*+*";
 fn stack() -> &'static Stack {
     // Quick queue backoff, so the queue's 10 retries take seconds; three stored failures make an event dead.
     let vars = json!({ "WEBHOOK_RETRY_BASE_SECS": "1", "WEBHOOK_RETRY_MAX_SECS": "2", "WEBHOOK_REDRIVE_MAX_ATTEMPTS": "3" }).to_string();
-    spawn_stack_with(&[("STACK_WORKER_VARS", vars.as_str())])
+    // A stopped database answers 503 after 3 s rather than PostgREST's default 10 s.
+    spawn_stack_with(&[("STACK_WORKER_VARS", vars.as_str()), ("STACK_DB_POOL_TIMEOUT", "3")])
 }
 
 fn now() -> i64 {

@@ -109,7 +109,7 @@ async fn new_customer(tag: &str) -> (Customer, String) {
     let email = unique_email(tag);
     let token = stack().token_for(&email).await.access_token;
     let me = stack().get_as("/api/v1/me", &token).await;
-    let account = me.body["data"]["account"]["id"].as_str().expect("account").to_string();
+    let account = me.body["data"]["account"]["id"].as_str().unwrap_or_else(|| panic!("an account: {} {}", me.status, me.body)).to_string();
     (Customer { account, customer: id("cus") }, email)
 }
 
@@ -171,7 +171,8 @@ async fn a_shuffled_replay_of_stripe_deliveries_ends_in_exactly_stripes_state() 
     eprintln!("replay seed {seed} (REPLAY_SEED reruns it)");
     let mut rng = Rng(seed);
     const CUSTOMERS: usize = 40;
-    let people = futures::future::join_all((0..CUSTOMERS).map(|i| new_customer(if i == 0 { "two-subs" } else { "replay" }))).await;
+    let people: Vec<(Customer, String)> =
+        stream::iter(0..CUSTOMERS).map(|i| new_customer(if i == 0 { "two-subs" } else { "replay" })).buffered(8).collect().await;
     let t0 = now();
 
     let mut links = Vec::new(); // phase 1: the checkouts that link customers to accounts
@@ -388,7 +389,8 @@ fn no_redirects() -> reqwest::Client {
 }
 
 async fn balance(token: &str) -> i64 {
-    stack().get_as("/api/v1/credits/balance", token).await.body["data"]["balance"].as_i64().expect("balance")
+    let r = stack().get_as("/api/v1/credits/balance", token).await;
+    r.body["data"]["balance"].as_i64().unwrap_or_else(|| panic!("a balance: {} {}", r.status, r.body))
 }
 
 /// Waits until every event the stand-in has sent so far is handled by the Worker.
