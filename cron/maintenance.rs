@@ -3,26 +3,26 @@
 
 use super::Run;
 use crate::adapters::postgrest::ServiceDb;
+use crate::adapters::rpc;
 use crate::config::Config;
 use serde_json::{json, Value};
 
 pub async fn renew(db: &ServiceDb, run: &Run<'_>) {
-    match db.rpc_json("renew_monthly_credits", &json!({})).await {
-        Ok(n) => {
-            let n = n.as_i64().unwrap_or(0);
-            run.finish("ok", json!({ "granted": n }), if n == 0 { "nothing to renew" } else { "renewed" }).await
-        }
+    match db.call(&rpc::RenewMonthlyCredits {}).await {
+        Ok(n) => run.finish("ok", json!({ "granted": n }), if n == 0 { "nothing to renew" } else { "renewed" }).await,
         Err(e) => run.finish("failed", json!({}), &format!("database: {e}")).await,
     }
 }
 
 pub async fn retention(cfg: &Config, db: &ServiceDb, run: &Run<'_>) {
     let r = cfg.retention;
-    let args = json!({
-        "p_usage_days": r.usage_events_days, "p_webhook_days": r.webhook_events_days,
-        "p_payload_days": r.job_payload_days, "p_soft_deleted_days": r.soft_deleted_days,
-    });
-    match db.rpc_json("apply_retention", &args).await {
+    let args = rpc::ApplyRetention {
+        p_usage_days: r.usage_events_days,
+        p_webhook_days: r.webhook_events_days,
+        p_payload_days: r.job_payload_days,
+        p_soft_deleted_days: r.soft_deleted_days,
+    };
+    match db.call(&args).await {
         Ok(counts @ Value::Object(_)) => {
             let total: i64 = counts.as_object().map(|m| m.values().filter_map(Value::as_i64).sum()).unwrap_or(0);
             run.finish("ok", counts, if total == 0 { "nothing past retention" } else { "applied" }).await

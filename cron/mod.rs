@@ -11,6 +11,7 @@ pub mod usage;
 
 use crate::adapters::job_hub::JobHubClient;
 use crate::adapters::postgrest::{ServiceDb, ServiceRole};
+use crate::adapters::rpc;
 use crate::config::Config;
 use serde_json::{json, Value};
 use worker::{Env, ScheduledEvent};
@@ -24,8 +25,8 @@ pub struct Run<'a> {
 
 impl<'a> Run<'a> {
     pub async fn start(db: &'a ServiceDb, job: &'static str) -> Run<'a> {
-        let id = match db.rpc_json("cron_run_start", &json!({ "p_job": job })).await {
-            Ok(v) => v.as_str().map(String::from),
+        let id = match db.call(&rpc::CronRunStart { p_job: job }).await {
+            Ok(v) => v,
             Err(e) => {
                 crate::log::error("cron: could not record the run start", json!({ "job": job, "error": e.to_string() }));
                 None
@@ -40,8 +41,7 @@ impl<'a> Run<'a> {
             json!({ "job": self.job, "run_id": self.id, "outcome": outcome, "counts": counts, "message": message }),
         );
         let Some(id) = &self.id else { return };
-        let args = json!({ "p_run": id, "p_outcome": outcome, "p_counts": counts, "p_message": message });
-        if let Err(e) = self.db.rpc_json("cron_run_finish", &args).await {
+        if let Err(e) = self.db.call(&rpc::CronRunFinish { p_run: id, p_outcome: outcome, p_counts: &counts, p_message: message }).await {
             crate::log::error("cron: could not record the run end", json!({ "job": self.job, "run_id": id, "error": e.to_string() }));
         }
     }
@@ -110,9 +110,8 @@ pub async fn dispatch(event: &ScheduledEvent, env: Env) {
 /// takes over the stored row once.
 async fn redrive_webhooks(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
     use crate::queues::stripe_webhooks::{apply, store_failure};
-    let events = match db.rpc_json("pending_webhook_events", &json!({ "p_limit": 100 })).await {
-        Ok(Value::Array(a)) => a,
-        Ok(_) => Vec::new(),
+    let events = match db.call(&rpc::PendingWebhookEvents { p_limit: 100 }).await {
+        Ok(a) => a.unwrap_or_default(),
         Err(e) => {
             crate::log::error("cron: webhook re-drive could not list events", json!({ "error": e.to_string() }));
             return run.finish("failed", json!({}), &format!("database: {e}")).await;
@@ -149,23 +148,17 @@ async fn redrive_webhooks(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>
 /// PENDING or RUNNING jobs past their deadline become FAILED `stuck` (idempotent: a second run finds
 /// nothing), and their subscribers get the terminal frame.
 async fn sweep_stuck_jobs(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
-    let args = json!({ "p_pending_secs": cfg.stuck_pending_secs, "p_running_secs": cfg.stuck_running_secs });
-    let swept = match db.rpc_json("sweep_stuck_jobs", &args).await {
-        Ok(Value::Array(a)) => a,
-        Ok(other) => {
-            crate::log::error("cron: sweep returned an unexpected shape", json!({ "got": other.to_string() }));
-            return run.finish("failed", json!({}), "unexpected answer").await;
-        }
+    let args = rpc::SweepStuckJobs { p_pending_secs: cfg.stuck_pending_secs, p_running_secs: cfg.stuck_running_secs };
+    let swept: Vec<_> = match db.call(&args).await {
+        Ok(a) => a.into_iter().flatten().collect(),
         Err(e) => {
             crate::log::error("cron: sweep failed; the next run retries", json!({ "error": e.to_string() }));
             return run.finish("failed", json!({}), &format!("database: {e}")).await;
         }
     };
     for job in &swept {
-        if let Some(account) = job["account_id"].as_str() {
-            if let Ok(hub) = JobHubClient::for_account(env, account) {
-                hub.publish(job, job["correlation_id"].as_str().unwrap_or("cron")).await;
-            }
+        if let Ok(hub) = JobHubClient::for_account(env, &job.account_id) {
+            hub.publish(job, &job.correlation_id).await;
         }
     }
     run.finish("ok", json!({ "swept": swept.len() }), if swept.is_empty() { "no stuck jobs" } else { "swept" }).await;

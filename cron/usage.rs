@@ -4,6 +4,7 @@
 use super::Run;
 use crate::adapters::breaker::{self, BreakerClient, Gate};
 use crate::adapters::postgrest::ServiceDb;
+use crate::adapters::rpc;
 use crate::adapters::stripe::{StripeClient, StripeError};
 use crate::config::Config;
 use crate::domain::metering::{floor_minute, idempotency_key, is_duplicate_identifier, meter_event_form, summary_total};
@@ -11,7 +12,7 @@ use crate::log;
 use serde_json::{json, Value};
 use worker::Env;
 
-const BATCH: i64 = 100;
+const BATCH: u32 = 100;
 const MAX_BATCHES: usize = 20;
 
 fn unix(ts: &Value) -> Option<i64> {
@@ -50,12 +51,8 @@ pub async fn report(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
     let mut stopped: Option<Stop> = None;
     let mut rejected_ids: Vec<String> = Vec::new();
     for _ in 0..MAX_BATCHES {
-        let rows = match db
-            .rpc_json("unreported_meter_usage", &json!({ "p_metered_prices": cfg.stripe_metered_prices, "p_limit": BATCH }))
-            .await
-        {
-            Ok(Value::Array(a)) => a,
-            Ok(_) => Vec::new(),
+        let rows = match db.call(&rpc::UnreportedMeterUsage { p_metered_prices: &cfg.stripe_metered_prices, p_limit: BATCH }).await {
+            Ok(a) => a.unwrap_or_default(),
             Err(e) => {
                 stopped = Some(Stop::Database(e.to_string()));
                 break;
@@ -96,7 +93,7 @@ pub async fn report(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
             }
         }
         if !done.is_empty() {
-            if let Err(e) = db.rpc_json("mark_usage_reported", &json!({ "p_ids": done })).await {
+            if let Err(e) = db.call(&rpc::MarkUsageReported { p_ids: &done }).await {
                 // Stripe has them; the next run resends and Stripe deduplicates.
                 stopped = Some(Stop::Database(format!("marking reported: {e}")));
             }
@@ -130,9 +127,8 @@ pub async fn reconcile(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
         Ok(s) => s,
         Err(why) => return run.finish("skipped", json!({}), &why).await,
     };
-    let periods = match db.rpc_json("metered_periods", &json!({ "p_metered_prices": cfg.stripe_metered_prices })).await {
-        Ok(Value::Array(a)) => a,
-        Ok(_) => Vec::new(),
+    let periods = match db.call(&rpc::MeteredPeriods { p_metered_prices: &cfg.stripe_metered_prices }).await {
+        Ok(a) => a.unwrap_or_default(),
         Err(e) => return run.finish("failed", json!({}), &format!("database: {e}")).await,
     };
     let mut counts = json!({ "accounts": periods.len(), "ok": 0, "stripe_ahead": 0, "stripe_behind": 0, "missing": 0, "errors": 0 });
@@ -160,15 +156,17 @@ pub async fn reconcile(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
             }
         };
         let internal = p["reported_quantity"].as_i64().unwrap_or(0);
-        let mut args = json!({
-            "p_run": run.id, "p_account": p["account_id"], "p_customer": customer,
-            "p_period_start": p["window_start"], "p_period_end": p["window_end"], "p_internal": internal,
-        });
-        if let Some(s) = stripe_total {
-            args["p_stripe"] = Value::from(s);
-        }
-        let kind = match db.rpc_json("record_reconciliation", &args).await {
-            Ok(k) => k.as_str().unwrap_or("ok").to_string(),
+        let args = rpc::RecordReconciliation {
+            p_run: run.id.as_deref(),
+            p_account: &p["account_id"],
+            p_customer: customer,
+            p_period_start: &p["window_start"],
+            p_period_end: &p["window_end"],
+            p_internal: internal,
+            p_stripe: stripe_total,
+        };
+        let kind = match db.call(&args).await {
+            Ok(k) => k,
             Err(e) => {
                 counts["errors"] = Value::from(counts["errors"].as_u64().unwrap_or(0) + 1);
                 log::error("cron: could not record a reconciliation", json!({ "account_id": p["account_id"], "error": e.to_string() }));

@@ -15,7 +15,8 @@
 //! alarm deletes a job's state and frames an hour after it ends.
 //! Platform docs: <https://developers.cloudflare.com/durable-objects/api/sql-storage/>.
 
-use crate::domain::jobs::{frame_data, is_terminal, sse_frame};
+use crate::contract::sse::sse_frame_json;
+use crate::jobs::model::{JobFrame, JobStatus, PublicJob};
 use futures_channel::mpsc::{unbounded, UnboundedSender};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -53,10 +54,15 @@ pub struct JobHub {
 #[derive(Deserialize)]
 struct OpenReq {
     #[serde(default)]
-    job: Option<Value>,
+    job: Option<PublicJob>,
     #[serde(default)]
     last_event_id: Option<i64>,
     max_streams: usize,
+}
+
+#[derive(Deserialize)]
+struct PublishReq {
+    job: PublicJob,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +81,12 @@ struct StateRow {
     snapshot: String,
 }
 
+/// Whether a stored snapshot is of a finished job: a finished job never moves back (the one rule, in
+/// [`JobStatus::is_terminal`]).
+fn is_terminal(snapshot: &Value) -> bool {
+    snapshot["status"].as_str().and_then(JobStatus::parse).is_some_and(JobStatus::is_terminal)
+}
+
 fn json_response(status: u16, v: &Value) -> Result<Response> {
     Ok(Response::from_json(v)?.with_status(status))
 }
@@ -91,32 +103,26 @@ impl JobHub {
 
     /// Stores a job row and sends its frame. A row for a job already terminal here is ignored, so a late
     /// or duplicate publisher can never move a finished job backwards.
-    async fn publish(&self, job: &Value) -> Result<Option<i64>> {
-        let Some(job_id) = job["id"].as_str() else { return Ok(None) };
-        let status = job["status"].as_str().unwrap_or("");
-        if let Some(prev) = self.stored(job_id)? {
-            if is_terminal(prev["status"].as_str().unwrap_or("")) {
-                return Ok(None);
-            }
+    async fn publish(&self, job: &PublicJob) -> Result<Option<i64>> {
+        let job_id = job.id.as_str();
+        if self.stored(job_id)?.is_some_and(|prev| is_terminal(&prev)) {
+            return Ok(None);
         }
-        let data = frame_data(job);
+        let data = serde_json::to_string(&JobFrame::from(job))?;
         let now = worker::Date::now().as_millis() as i64;
-        let terminal = is_terminal(status);
+        let terminal = job.status.is_terminal();
         let seq: Vec<EventRow> = self
             .sql()
-            .exec(
-                "INSERT INTO job_events (job_id, frame) VALUES (?, ?) RETURNING seq, frame",
-                vec![job_id.into(), data.to_string().into()],
-            )?
+            .exec("INSERT INTO job_events (job_id, frame) VALUES (?, ?) RETURNING seq, frame", vec![job_id.into(), data.clone().into()])?
             .to_array()?;
         let seq = seq.first().map(|r| r.seq).unwrap_or(0);
         let terminal_at: worker::SqlStorageValue = if terminal { now.into() } else { worker::SqlStorageValue::Null };
         self.sql().exec(
             "INSERT INTO job_state (job_id, snapshot, terminal_at) VALUES (?, ?, ?)
              ON CONFLICT (job_id) DO UPDATE SET snapshot = excluded.snapshot, terminal_at = excluded.terminal_at",
-            vec![job_id.into(), job.to_string().into(), terminal_at],
+            vec![job_id.into(), serde_json::to_string(job)?.into(), terminal_at],
         )?;
-        let frame = sse_frame(seq, "job", &data).into_bytes();
+        let frame = sse_frame_json(seq, "job", &data).into_bytes();
         self.subs.borrow_mut().retain(|s| {
             let matches = s.job.as_deref().is_none_or(|j| j == job_id);
             if !matches {
@@ -165,12 +171,11 @@ impl JobHub {
             }
             .to_array()?;
             for r in rows {
-                let data: Value = serde_json::from_str(&r.frame).unwrap_or(Value::Null);
-                let _ = tx.unbounded_send(Ok(sse_frame(r.seq, "job", &data).into_bytes()));
+                let _ = tx.unbounded_send(Ok(sse_frame_json(r.seq, "job", &r.frame).into_bytes()));
             }
         }
         let finished = match &job_filter {
-            Some(j) => self.stored(j)?.is_some_and(|s| is_terminal(s["status"].as_str().unwrap_or(""))),
+            Some(j) => self.stored(j)?.is_some_and(|s| is_terminal(&s)),
             None => false,
         };
         if !finished {
@@ -209,7 +214,10 @@ impl DurableObject for JobHub {
         let body: Value = req.json().await.unwrap_or(Value::Null);
         match path.as_str() {
             "/publish" => {
-                let seq = self.publish(&body["job"]).await?;
+                let Ok(PublishReq { job }) = serde_json::from_value(body) else {
+                    return json_response(400, &json!({ "error": "job required" }));
+                };
+                let seq = self.publish(&job).await?;
                 json_response(200, &json!({ "seq": seq }))
             }
             "/events" | "/stream" => {
@@ -217,7 +225,7 @@ impl DurableObject for JobHub {
                     Ok(o) => o,
                     Err(e) => return json_response(400, &json!({ "error": e.to_string() })),
                 };
-                let job = if path == "/events" { open.job.as_ref().and_then(|j| j["id"].as_str()).map(str::to_string) } else { None };
+                let job = if path == "/events" { open.job.as_ref().map(|j| j.id.to_string()) } else { None };
                 if path == "/events" && job.is_none() {
                     return json_response(400, &json!({ "error": "job required" }));
                 }

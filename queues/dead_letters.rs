@@ -4,7 +4,8 @@
 
 use crate::adapters::job_hub::JobHubClient;
 use crate::adapters::postgrest::ServiceDb;
-use crate::domain::jobs::JobEnvelope;
+use crate::adapters::rpc::RecordDeadLetter;
+use crate::jobs::envelope::JobEnvelope;
 use crate::log;
 use serde_json::{json, Value};
 use worker::{Env, MessageExt, RawMessage};
@@ -13,17 +14,16 @@ pub async fn handle(msg: RawMessage, queue: &str, env: &Env, db: &ServiceDb) {
     let body: Value = super::decode(&msg.body()).unwrap_or(Value::Null);
     let envelope: Option<JobEnvelope> = serde_json::from_value(body.clone()).ok();
     let job_id = envelope.as_ref().map(|e| e.job_id.clone());
-    let args = json!({ "p_job_id": job_id, "p_queue": queue, "p_envelope": body, "p_reason": "dead-lettered" });
-    match db.rpc_json("record_dead_letter", &args).await {
+    match db.call(&RecordDeadLetter { p_job_id: job_id.as_ref(), p_queue: queue, p_envelope: &body, p_reason: "dead-lettered" }).await {
         Ok(job) => {
             log::warn(
                 "dlq: recorded",
                 json!({ "queue": queue, "job_id": job_id,
                 "request_id": envelope.as_ref().map(|e| e.correlation_id.clone()) }),
             );
-            if let (Some(e), true) = (&envelope, job.is_object()) {
+            if let (Some(e), Some(job)) = (&envelope, &job) {
                 if let Ok(hub) = JobHubClient::for_account(env, &e.meta.account_id) {
-                    hub.publish(&job, &e.correlation_id).await;
+                    hub.publish(job, &e.correlation_id).await;
                 }
             }
             msg.ack();

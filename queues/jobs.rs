@@ -1,5 +1,8 @@
 //! The `jobs` and `browser-jobs` consumers: at-least-once delivery turned into exactly-once effects.
 //!
+//! The lifecycle's rules are in [`crate::jobs::lifecycle::decide`]; this module parses the message,
+//! runs the task, asks for the decision, makes the one database call it names, and acks or retries.
+//!
 //! Per message: start the job (`job_start`: RUNNING, attempt + 1; a terminal job means a duplicate
 //! delivery, acked and skipped), honour cancellation, run the task, persist the outcome, then ack.
 //! Retryable failures go back to PENDING and the message is retried with exponential backoff and jitter;
@@ -14,10 +17,15 @@
 use crate::adapters::breaker::{self, BreakerClient, Gate};
 use crate::adapters::job_hub::JobHubClient;
 use crate::adapters::postgrest::{DbError, ServiceDb};
+use crate::adapters::rpc;
 use crate::config::Config;
-use crate::domain::jobs::{disabled_flag, is_terminal, retry_delay_secs, BrowserExtractPayload, HttpRequestPayload, JobEnvelope, TaskType};
+use crate::jobs::envelope::JobEnvelope;
+use crate::jobs::lifecycle::{decide, retry_delay_secs, Decision, Finish, Gates, Outcome, Policy, Skip, TaskError};
+use crate::jobs::payloads::{BrowserExtractPayload, HttpRequestPayload};
+use crate::jobs::task_types::disabled_flag;
+use crate::jobs::{JobRow, JobStatus, TaskType};
 use crate::log;
-use crate::tasks::{self, TaskError};
+use crate::tasks;
 use serde_json::{json, Value};
 use worker::{Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
 
@@ -37,6 +45,17 @@ enum Next {
     RetryIn(u32),
 }
 
+/// Why a delivery could not be handled: always the database or the runtime (the job's own failures are
+/// decisions, not errors). Transient by nature: the message is redelivered and the job's state machine
+/// makes the redelivery safe.
+#[derive(Debug, thiserror::Error)]
+enum ConsumeError {
+    #[error("database: {0}")]
+    Db(#[from] DbError),
+    #[error("jobhub binding: {0}")]
+    Hub(String),
+}
+
 pub async fn handle(msg: RawMessage, env: &Env, cfg: &Config, db: &ServiceDb, dlq: DeadLetters) {
     let envelope: JobEnvelope = match super::decode(&msg.body()) {
         Ok(e) => e,
@@ -52,7 +71,7 @@ pub async fn handle(msg: RawMessage, env: &Env, cfg: &Config, db: &ServiceDb, dl
         Err(e) => {
             log::error(
                 "jobs: infrastructure error; message will be redelivered",
-                json!({ "request_id": envelope.correlation_id, "job_id": envelope.job_id, "error": e }),
+                json!({ "request_id": envelope.correlation_id, "job_id": envelope.job_id, "error": e.to_string() }),
             );
             Next::RetryIn(retry_delay_secs(1, cfg.job_retry_base_secs, cfg.job_retry_max_secs, js_sys::Math::random()))
         }
@@ -63,6 +82,10 @@ pub async fn handle(msg: RawMessage, env: &Env, cfg: &Config, db: &ServiceDb, dl
     }
 }
 
+fn policy(cfg: &Config) -> Policy {
+    Policy { retry_base_secs: cfg.job_retry_base_secs, retry_max_secs: cfg.job_retry_max_secs, jitter: js_sys::Math::random() }
+}
+
 /// A probe that was not used is handed back, so the next caller probes.
 async fn hand_back_probe(breaker: &Option<BreakerClient>, probe: bool) {
     if let (Some(b), true) = (breaker, probe) {
@@ -70,196 +93,238 @@ async fn hand_back_probe(breaker: &Option<BreakerClient>, probe: bool) {
     }
 }
 
-async fn finish(db: &ServiceDb, hub: &JobHubClient, rid: &str, job_id: &str, args: Value) -> Result<Value, String> {
-    let mut args = args;
-    args["p_job_id"] = Value::from(job_id);
-    let job = db.rpc_json("job_finish", &args).await.map_err(|e| e.to_string())?;
-    hub.publish(&job, rid).await;
-    Ok(job)
+/// One delivery: the consumer's side of the lifecycle.
+struct Delivery<'a> {
+    envelope: &'a JobEnvelope,
+    db: &'a ServiceDb,
+    hub: JobHubClient,
 }
 
-async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dlq: DeadLetters) -> Result<Next, String> {
-    let rid = env_.correlation_id.as_str();
-    let id = env_.job_id.as_str();
-    let hub = JobHubClient::for_account(env, &env_.meta.account_id).map_err(|e| e.to_string())?;
-    let task = TaskType::parse(&env_.task_type);
-
-    // A flag turned off after the job was queued: the job fails (refunded), clearly and once.
-    if let Some(flag) = task.and_then(|t| disabled_flag(t, &cfg.features)) {
-        let job = finish(
-            db,
-            &hub,
-            rid,
-            id,
-            json!({
-                "p_status": "FAILED", "p_failure_reason": "feature_flag_disabled",
-                "p_last_error": format!("{} is disabled; the job was not run", flag),
-            }),
-        )
-        .await?;
-        if job["failure_reason"] == "feature_flag_disabled" {
-            log::warn(
-                "jobs: feature flag disabled; job failed",
-                json!({
-                    "event": "job_failed_feature_flag", "request_id": rid, "job_id": id, "task_type": env_.task_type,
-                    "flag": flag, "account_id": env_.meta.account_id,
-                }),
-            );
-        } else {
-            log::info("jobs: duplicate delivery of a finished job", json!({ "request_id": rid, "job_id": id, "status": job["status"] }));
-        }
-        return Ok(Next::Ack);
+impl Delivery<'_> {
+    fn rid(&self) -> &str {
+        &self.envelope.correlation_id
     }
-    // Browser tasks ask the breaker before the job starts, so waiting costs no attempt.
-    let breaker = (task == Some(TaskType::BrowserExtractText)).then(|| BreakerClient::new(env, breaker::BROWSER_RENDERING));
+
+    async fn publish(&self, job: Option<&JobRow>) {
+        if let Some(job) = job {
+            self.hub.publish(job, self.rid()).await;
+        }
+    }
+
+    async fn finish(&self, f: &Finish) -> Result<Option<JobRow>, DbError> {
+        let job = self
+            .db
+            .call(&rpc::JobFinish {
+                p_job_id: &self.envelope.job_id,
+                p_status: f.status,
+                p_result: f.result.as_ref(),
+                p_last_error: f.last_error.as_deref(),
+                p_failure_reason: f.failure_reason,
+            })
+            .await?;
+        self.publish(job.as_ref()).await;
+        Ok(job)
+    }
+
+    async fn defer(&self, reason: &str) -> Result<(), DbError> {
+        let job = self.db.call(&rpc::JobDefer { p_job_id: &self.envelope.job_id, p_reason: reason }).await?;
+        self.publish(job.as_ref()).await;
+        Ok(())
+    }
+}
+
+async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dlq: DeadLetters) -> Result<Next, ConsumeError> {
+    let id = &env_.job_id;
+    let hub = JobHubClient::for_account(env, &env_.meta.account_id).map_err(|e| ConsumeError::Hub(e.to_string()))?;
+    let d = Delivery { envelope: env_, db, hub };
+    let rid = d.rid();
+    let task = TaskType::parse(&env_.task_type);
+    let policy = policy(cfg);
+
+    // Queued: flags, then (browser tasks) the breaker, before the job starts, so waiting costs no attempt.
+    let mut gates = Gates { flag_disabled: task.and_then(|t| disabled_flag(t, &cfg.features)), ..Gates::default() };
+    let breaker = (task == Some(TaskType::BrowserExtractText) && gates.flag_disabled.is_none())
+        .then(|| BreakerClient::new(env, breaker::BROWSER_RENDERING));
     let mut probe = false;
     if let Some(breaker) = &breaker {
         match breaker.acquire().await {
             Gate::Allowed { probe: p } => probe = p,
-            Gate::Refused { retry_in_secs } => {
-                let reason = "browser rendering circuit open; waiting for it to recover";
-                if let Ok(job) = db.rpc_json("job_defer", &json!({ "p_job_id": id, "p_reason": reason })).await {
-                    if job.is_object() {
-                        hub.publish(&job, rid).await;
-                    }
-                }
-                log::info("jobs: circuit open; job waits", json!({ "request_id": rid, "job_id": id, "retry_in_secs": retry_in_secs }));
-                return Ok(Next::RetryIn(retry_in_secs));
-            }
+            Gate::Refused { retry_in_secs } => gates.breaker_refused_secs = Some(retry_in_secs),
         }
     }
-    let job = match db.rpc_json("job_start", &json!({ "p_job_id": id })).await {
+    match decide(None, &gates, &Outcome::Queued, &policy) {
+        Decision::Start => {}
+        Decision::Finish(f) => {
+            let job = d.finish(&f).await?;
+            if job.as_ref().and_then(|j| j.failure_reason) == f.failure_reason {
+                log::warn(
+                    "jobs: feature flag disabled; job failed",
+                    json!({
+                        "event": "job_failed_feature_flag", "request_id": rid, "job_id": id, "task_type": env_.task_type,
+                        "flag": gates.flag_disabled, "account_id": env_.meta.account_id,
+                    }),
+                );
+            } else {
+                log::info("jobs: duplicate delivery of a finished job", json!({ "request_id": rid, "job_id": id }));
+            }
+            return Ok(Next::Ack);
+        }
+        Decision::Defer { retry_in_secs, reason } => {
+            // Best effort: the job only shows that it waits; the message is what carries it.
+            let _ = d.defer(&reason).await;
+            log::info("jobs: circuit open; job waits", json!({ "request_id": rid, "job_id": id, "retry_in_secs": retry_in_secs }));
+            return Ok(Next::RetryIn(retry_in_secs));
+        }
+        other => unreachable!("a queued job is started, finished or deferred, not {other:?}"),
+    }
+
+    // Started.
+    let job = match db.call(&rpc::JobStart { p_job_id: id }).await {
         Ok(j) => j,
         Err(e) => {
             hand_back_probe(&breaker, probe).await;
-            return Err(e.to_string());
+            return Err(e.into());
         }
     };
-    let cancel = || async { finish(db, &hub, rid, id, json!({ "p_status": "CANCELLED", "p_failure_reason": "cancelled" })).await };
-    let runs = !job.is_null()
-        && !is_terminal(job["status"].as_str().unwrap_or(""))
-        && job["cancel_requested_at"].is_null()
-        && !hub.is_cancelled(id).await;
-    if !runs {
-        hand_back_probe(&breaker, probe).await;
-        if job.is_null() {
-            log::warn("jobs: job no longer exists; dropping its message", json!({ "request_id": rid, "job_id": id }));
-        } else if is_terminal(job["status"].as_str().unwrap_or("")) {
-            log::info("jobs: duplicate delivery of a finished job", json!({ "request_id": rid, "job_id": id, "status": job["status"] }));
-        } else {
-            cancel().await?;
+    gates.cancel_requested = match &job {
+        Some(j) if !j.is_terminal() && j.cancel_requested_at.is_none() => d.hub.is_cancelled(id).await,
+        _ => false,
+    };
+    match decide(job.as_ref(), &gates, &Outcome::Started, &policy) {
+        Decision::Run => {}
+        decision => {
+            hand_back_probe(&breaker, probe).await;
+            match decision {
+                Decision::Skip(Skip::Missing) => {
+                    log::warn("jobs: job no longer exists; dropping its message", json!({ "request_id": rid, "job_id": id }))
+                }
+                Decision::Skip(Skip::AlreadyFinished(status)) => {
+                    log::info("jobs: duplicate delivery of a finished job", json!({ "request_id": rid, "job_id": id, "status": status }))
+                }
+                Decision::Finish(f) => {
+                    d.finish(&f).await?;
+                }
+                other => unreachable!("a started job runs, is skipped or finished, not {other:?}"),
+            }
+            return Ok(Next::Ack);
         }
-        return Ok(Next::Ack);
     }
-    hub.publish(&job, rid).await;
-    let attempts = job["attempts"].as_u64().unwrap_or(1) as u32;
-    let max_attempts = job["max_attempts"].as_u64().unwrap_or(env_.max_attempts as u64) as u32;
-    log::info("jobs: running", json!({ "request_id": rid, "job_id": id, "attempt": attempts, "task_type": env_.task_type }));
+    let job = job.expect("decide runs only an existing job");
+    d.publish(Some(&job)).await;
+    log::info("jobs: running", json!({ "request_id": rid, "job_id": id, "attempt": job.attempts, "task_type": env_.task_type }));
 
-    let step = |name: &str, progress: u32| {
-        let mut s = job.clone();
-        s["step"] = Value::from(name);
-        s["progress"] = Value::from(progress);
-        s
-    };
-    let outcome = match task {
-        Some(TaskType::BrowserExtractText) => match (serde_json::from_value::<BrowserExtractPayload>(env_.payload.clone()), &breaker) {
+    // Ran.
+    let result = run_task(task, env_, cfg, &d, &job, breaker.as_ref(), probe).await;
+    gates.cancel_requested = d.hub.is_cancelled(id).await;
+    let mut decision = decide(Some(&job), &gates, &Outcome::Ran(result), &policy);
+    loop {
+        return match decision {
+            Decision::Finish(f) => match d.finish(&f).await {
+                Ok(_) => {
+                    match f.status {
+                        JobStatus::Completed => {
+                            log::info("jobs: completed", json!({ "request_id": rid, "job_id": id, "attempt": job.attempts }))
+                        }
+                        JobStatus::Cancelled => log::info("jobs: cancelled at a step boundary", json!({ "request_id": rid, "job_id": id })),
+                        _ => log::warn("jobs: failed", json!({ "request_id": rid, "job_id": id, "error": f.last_error })),
+                    }
+                    Ok(Next::Ack)
+                }
+                // The database refused the result itself (SQLSTATE class 22: a value it cannot store). Running
+                // the task again would fetch the same result: the job fails instead of being redelivered.
+                Err(DbError::Api { code, message, .. }) if f.status == JobStatus::Completed && code.starts_with("22") => {
+                    let error = format!("the result could not be stored ({code}: {message})");
+                    log::error("jobs: result not storable; failing the job", json!({ "request_id": rid, "job_id": id, "error": error }));
+                    decision = decide(Some(&job), &gates, &Outcome::Ran(Err(TaskError::Final(error))), &policy);
+                    continue;
+                }
+                Err(e) => Err(e.into()),
+            },
+            Decision::Defer { retry_in_secs, reason } => {
+                d.defer(&reason).await?;
+                log::warn(
+                    "jobs: service unavailable; attempt handed back",
+                    json!({ "request_id": rid, "job_id": id, "retry_in_secs": retry_in_secs, "error": reason }),
+                );
+                Ok(Next::RetryIn(retry_in_secs))
+            }
+            Decision::Retry { delay_secs, last_error } => {
+                let row = db.call(&rpc::JobRetry { p_job_id: id, p_last_error: &last_error }).await?;
+                d.publish(row.as_ref()).await;
+                log::warn(
+                    "jobs: attempt failed; retrying",
+                    json!({ "request_id": rid, "job_id": id, "attempt": job.attempts, "delay_secs": delay_secs, "error": last_error }),
+                );
+                Ok(Next::RetryIn(delay_secs))
+            }
+            Decision::DeadLetter(f) => {
+                d.finish(&f).await?;
+                let reason = f.last_error.unwrap_or_default();
+                log::warn(
+                    "jobs: attempts exhausted; dead-lettering",
+                    json!({ "request_id": rid, "job_id": id, "attempts": job.attempts, "failure_reason": f.failure_reason, "error": reason }),
+                );
+                dead_letter(env, db, dlq, env_, job.attempts, &reason).await?;
+                Ok(Next::Ack)
+            }
+            other => unreachable!("a task outcome finishes, defers, retries or dead-letters, not {other:?}"),
+        };
+    }
+}
+
+/// Runs the task, publishing its named steps to JobHub.
+async fn run_task(
+    task: Option<TaskType>,
+    env_: &JobEnvelope,
+    cfg: &Config,
+    d: &Delivery<'_>,
+    job: &JobRow,
+    breaker: Option<&BreakerClient>,
+    probe: bool,
+) -> Result<Value, TaskError> {
+    let rid = d.rid();
+    match task {
+        Some(TaskType::BrowserExtractText) => match (serde_json::from_value::<BrowserExtractPayload>(env_.payload.clone()), breaker) {
             (Ok(p), Some(breaker)) => {
-                hub.publish(&step("navigating", 10), rid).await;
+                d.hub.publish(&job.at_step("navigating", 10), rid).await;
                 let r = tasks::browser_extract_text::run(cfg, &p, breaker, probe).await;
                 if r.is_ok() {
-                    hub.publish(&step("extracting", 80), rid).await;
+                    d.hub.publish(&job.at_step("extracting", 80), rid).await;
                 }
                 r
             }
             (Err(e), _) => Err(TaskError::Final(format!("invalid payload: {e}"))),
-            // Not reached: browser tasks always get a breaker above.
+            // Not reached: browser tasks always get a breaker before they start.
             (Ok(_), None) => Err(TaskError::Final("no circuit breaker for a browser task".into())),
         },
         Some(TaskType::HttpRequest) => match serde_json::from_value::<HttpRequestPayload>(env_.payload.clone()) {
             Ok(p) => {
-                hub.publish(&step("requesting", 10), rid).await;
+                d.hub.publish(&job.at_step("requesting", 10), rid).await;
                 tasks::http_request::run(&p).await
             }
             Err(e) => Err(TaskError::Final(format!("invalid payload: {e}"))),
         },
         None => Err(TaskError::Final(format!("unknown task type {}", env_.task_type))),
-    };
+    }
+}
 
-    // Step boundary: a cancellation requested while the task ran wins over its outcome.
-    if hub.is_cancelled(id).await {
-        cancel().await?;
-        return Ok(Next::Ack);
+/// Sends the exhausted envelope to the dead-letter queue; if that fails, records it directly rather than
+/// lose the record.
+async fn dead_letter(env: &Env, db: &ServiceDb, dlq: DeadLetters, env_: &JobEnvelope, attempts: u32, reason: &str) -> Result<(), DbError> {
+    let mut dead = env_.clone();
+    dead.attempt = attempts;
+    let sent = match env.queue(dlq.binding) {
+        Ok(q) => super::send_json(&q, &dead).await,
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = sent {
+        log::error(
+            "jobs: dead-letter send failed; recording directly",
+            json!({ "request_id": env_.correlation_id, "job_id": env_.job_id, "error": e }),
+        );
+        let envelope = serde_json::to_value(&dead).unwrap_or_default();
+        db.call(&rpc::RecordDeadLetter { p_job_id: Some(&env_.job_id), p_queue: dlq.queue, p_envelope: &envelope, p_reason: reason })
+            .await?;
     }
-    match outcome {
-        Err(TaskError::Deferred { message, retry_in_secs }) => {
-            let job = db.rpc_json("job_defer", &json!({ "p_job_id": id, "p_reason": message })).await.map_err(|e| e.to_string())?;
-            if job.is_object() {
-                hub.publish(&job, rid).await;
-            }
-            log::warn(
-                "jobs: service unavailable; attempt handed back",
-                json!({
-                    "request_id": rid, "job_id": id, "retry_in_secs": retry_in_secs, "error": message,
-                }),
-            );
-            Ok(Next::RetryIn(retry_in_secs))
-        }
-        Ok(result) => {
-            let mut args = json!({ "p_job_id": id, "p_status": "COMPLETED", "p_result": result });
-            match db.rpc_json("job_finish", &args).await {
-                Ok(job) => hub.publish(&job, rid).await,
-                // The database refused the result itself (SQLSTATE class 22: a value it cannot store). Running
-                // the task again would fetch the same result: the job fails instead of being redelivered.
-                Err(DbError::Api { code, message, .. }) if code.starts_with("22") => {
-                    let error = format!("the result could not be stored ({code}: {message})");
-                    log::error("jobs: result not storable; failing the job", json!({ "request_id": rid, "job_id": id, "error": error }));
-                    args = json!({ "p_status": "FAILED", "p_last_error": error, "p_failure_reason": "task_error" });
-                    finish(db, &hub, rid, id, args).await?;
-                    return Ok(Next::Ack);
-                }
-                Err(e) => return Err(e.to_string()),
-            }
-            log::info("jobs: completed", json!({ "request_id": rid, "job_id": id, "attempt": attempts }));
-            Ok(Next::Ack)
-        }
-        Err(TaskError::Final(msg)) => {
-            finish(db, &hub, rid, id, json!({ "p_status": "FAILED", "p_last_error": msg, "p_failure_reason": "task_error" })).await?;
-            log::warn("jobs: failed", json!({ "request_id": rid, "job_id": id, "error": msg }));
-            Ok(Next::Ack)
-        }
-        Err(TaskError::Retryable { message, .. }) if attempts < max_attempts => {
-            let job = db.rpc_json("job_retry", &json!({ "p_job_id": id, "p_last_error": message })).await.map_err(|e| e.to_string())?;
-            hub.publish(&job, rid).await;
-            let delay = retry_delay_secs(attempts, cfg.job_retry_base_secs, cfg.job_retry_max_secs, js_sys::Math::random());
-            log::warn(
-                "jobs: attempt failed; retrying",
-                json!({ "request_id": rid, "job_id": id, "attempt": attempts, "delay_secs": delay, "error": message }),
-            );
-            Ok(Next::RetryIn(delay))
-        }
-        Err(TaskError::Retryable { message, timeout }) => {
-            // The last attempt timing out is reported as such; any other last failure as attempts exhausted.
-            let reason = if timeout { "timeout" } else { "max_attempts_exceeded" };
-            finish(db, &hub, rid, id, json!({ "p_status": "FAILED", "p_last_error": message, "p_failure_reason": reason })).await?;
-            log::warn(
-                "jobs: attempts exhausted; dead-lettering",
-                json!({ "request_id": rid, "job_id": id, "attempts": attempts, "error": message }),
-            );
-            let mut dead = env_.clone();
-            dead.attempt = attempts;
-            let sent = match env.queue(dlq.binding) {
-                Ok(q) => super::send_json(&q, &dead).await,
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(e) = sent {
-                // Record it ourselves rather than lose the record.
-                log::error("jobs: dead-letter send failed; recording directly", json!({ "request_id": rid, "job_id": id, "error": e }));
-                db.rpc_json("record_dead_letter", &json!({
-                    "p_job_id": id, "p_queue": dlq.queue, "p_envelope": serde_json::to_value(&dead).unwrap_or_default(), "p_reason": message,
-                })).await.map_err(|e| e.to_string())?;
-            }
-            Ok(Next::Ack)
-        }
-    }
+    Ok(())
 }

@@ -15,6 +15,7 @@
 
 use crate::adapters::breaker::{self, BreakerClient, Gate};
 use crate::adapters::postgrest::{DbError, ServiceDb};
+use crate::adapters::rpc::{self, Rpc};
 use crate::adapters::stripe::{StripeClient, StripeError};
 use crate::config::Config;
 use crate::domain::billing::{invoice_grant, webhook_retry_delay_secs};
@@ -97,8 +98,9 @@ async fn fetch(cfg: &Config, env: &Env, path: &str) -> Result<Value, Failure> {
     got.map_err(stripe_failure)
 }
 
-async fn call(db: &ServiceDb, func: &str, args: Value) -> Result<String, Failure> {
-    db.rpc_json(func, &args).await.map(|v| v.as_str().unwrap_or("").to_string()).map_err(db_failure)
+/// Calls one of the apply functions; each answers with the event's outcome.
+async fn call<F: Rpc<Output = String>>(db: &ServiceDb, args: &F) -> Result<String, Failure> {
+    db.call(args).await.map_err(db_failure)
 }
 
 /// The plan a subscription object gives, from its first item's price. A subscription that has ended
@@ -116,7 +118,7 @@ fn subscription_plan(cfg: &Config, sub: &Value, ended: bool) -> Result<String, F
 async fn apply_subscription_snapshot(event: &Value, sub_id: &str, cfg: &Config, env: &Env, db: &ServiceDb) -> Result<String, Failure> {
     let sub = fetch(cfg, env, &format!("/v1/subscriptions/{sub_id}")).await?;
     let plan = subscription_plan(cfg, &sub, false)?;
-    call(db, "apply_subscription_snapshot", json!({ "p_event": event, "p_subscription": sub, "p_plan": plan })).await
+    call(db, &rpc::ApplySubscriptionSnapshot { p_event: event, p_subscription: &sub, p_plan: &plan }).await
 }
 
 /// Applies one event. `Ok` carries the outcome: `applied`, `refetched` (Stripe's current state was
@@ -128,20 +130,20 @@ pub async fn apply(event: &Value, cfg: &Config, env: &Env, db: &ServiceDb) -> Re
         "checkout.session.completed" => {
             let pack = obj["metadata"]["credit_pack"].as_str();
             let credits = pack.and_then(|p| cfg.credit_packs.iter().find(|c| c.name == p)).map(|c| c.credits).unwrap_or(0);
-            call(db, "apply_checkout_completed", json!({ "p_event": event, "p_pack_credits": credits })).await
+            call(db, &rpc::ApplyCheckoutCompleted { p_event: event, p_pack_credits: credits }).await
         }
         "customer.created" | "customer.updated" | "customer.deleted" => {
-            let out = call(db, "apply_customer_event", json!({ "p_event": event })).await?;
+            let out = call(db, &rpc::ApplyCustomerEvent { p_event: event }).await?;
             if out != "stale" {
                 return Ok(out);
             }
             let id = object_id(&obj["id"], "cus_")?;
             let customer = fetch(cfg, env, &format!("/v1/customers/{id}")).await?;
-            call(db, "apply_customer_snapshot", json!({ "p_event": event, "p_customer": customer })).await
+            call(db, &rpc::ApplyCustomerSnapshot { p_event: event, p_customer: &customer }).await
         }
         k if SUBSCRIPTION_EVENTS.contains(&k) => {
             let plan = subscription_plan(cfg, obj, k == "customer.subscription.deleted")?;
-            let out = call(db, "apply_subscription_event", json!({ "p_event": event, "p_plan": plan })).await?;
+            let out = call(db, &rpc::ApplySubscriptionEvent { p_event: event, p_plan: &plan }).await?;
             if out != "stale" {
                 return Ok(out);
             }
@@ -150,15 +152,13 @@ pub async fn apply(event: &Value, cfg: &Config, env: &Env, db: &ServiceDb) -> Re
         "invoice.paid" => {
             let grant = invoice_grant(obj, &cfg.price_plans, &cfg.credit_packs).map_err(|e| Failure::Permanent(e.to_string()))?;
             // Absent rather than null: the arguments default to null in SQL.
-            let mut args = json!({ "p_event": event });
-            if let Some(plan) = grant.plan {
-                args["p_grant_plan"] = json!(plan);
-            }
-            if let Some((start, end)) = grant.period {
-                args["p_period_start"] = json!(start);
-                args["p_period_end"] = json!(end);
-            }
-            call(db, "apply_invoice_paid", args).await
+            let args = rpc::ApplyInvoicePaid {
+                p_event: event,
+                p_grant_plan: grant.plan.as_deref(),
+                p_period_start: grant.period.map(|p| p.0),
+                p_period_end: grant.period.map(|p| p.1),
+            };
+            call(db, &args).await
         }
         "invoice.payment_failed" => {
             // The account's status follows its subscription: apply Stripe's current state of it, which
@@ -166,20 +166,24 @@ pub async fn apply(event: &Value, cfg: &Config, env: &Env, db: &ServiceDb) -> Re
             let sub = &obj["parent"]["subscription_details"]["subscription"];
             let sub = if sub.is_string() { sub } else { &obj["subscription"] };
             if sub.is_null() {
-                return call(db, "apply_invoice_payment_failed", json!({ "p_event": event, "p_note": "not a subscription invoice" })).await;
+                return call(db, &rpc::ApplyInvoicePaymentFailed { p_event: event, p_note: "not a subscription invoice" }).await;
             }
             apply_subscription_snapshot(event, object_id(sub, "sub_")?, cfg, env, db).await
         }
-        _ => call(db, "apply_ignored_event", json!({ "p_event": event })).await,
+        _ => call(db, &rpc::ApplyIgnoredEvent { p_event: event }).await,
     }
 }
 
 /// Stores an event that could not be applied (`failed`, or `dead` past the re-drive limit). Returns the
 /// row's status.
 pub async fn store_failure(event: &Value, failure: &Failure, cfg: &Config, db: &ServiceDb) -> Result<String, DbError> {
-    let args = json!({ "p_event": event, "p_error": failure.message(), "p_permanent": failure.is_permanent(),
-                       "p_max_attempts": cfg.webhook_redrive_max_attempts });
-    db.rpc_json("record_webhook_failure", &args).await.map(|v| v.as_str().unwrap_or("").to_string())
+    db.call(&rpc::RecordWebhookFailure {
+        p_event: event,
+        p_error: failure.message(),
+        p_permanent: failure.is_permanent(),
+        p_max_attempts: cfg.webhook_redrive_max_attempts,
+    })
+    .await
 }
 
 fn retry_later(msg: &RawMessage, cfg: &Config) -> u32 {

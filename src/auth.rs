@@ -6,7 +6,7 @@
 //! Tokens and keys are never logged; the log gets the reason only.
 
 use crate::config::Config;
-use crate::domain::error::ApiError;
+use crate::contract::error::ApiError;
 use crate::domain::jwks_cache::{self, Cached, Decision};
 use crate::domain::jwt::{self, ActiveAccount, Alg, AuthError, Jwk, Principal};
 use crate::{log, platform};

@@ -3,9 +3,9 @@
 //! Every name is a constant here; secrets live in [`Secret`], which never prints its value. A missing
 //! required value is a [`ConfigError`] naming it, answered as an opaque 500 and logged by name.
 
+use crate::contract::cors::CorsPolicy;
 use crate::domain::billing::{parse_credit_packs, CreditPack, PriceMap};
 use crate::domain::breaker::Policy as BreakerPolicy;
-use crate::domain::cors::CorsPolicy;
 use crate::domain::jwks_cache::Policy as JwksPolicy;
 use crate::domain::ssrf::{DenyList, DEFAULT_DENY};
 use std::fmt;
@@ -24,6 +24,7 @@ pub const JWKS_CACHE_TTL_SECS: &str = "JWKS_CACHE_TTL_SECS";
 pub const JWKS_STALE_SECS: &str = "JWKS_STALE_SECS";
 pub const JWKS_REFETCH_MIN_INTERVAL_SECS: &str = "JWKS_REFETCH_MIN_INTERVAL_SECS";
 pub const JWKS_FETCH_TIMEOUT_MS: &str = "JWKS_FETCH_TIMEOUT_MS";
+pub const POSTGREST_TIMEOUT_MS: &str = "POSTGREST_TIMEOUT_MS";
 pub const SSRF_DENY_CIDRS: &str = "SSRF_DENY_CIDRS";
 pub const JOB_RETRY_BASE_SECS: &str = "JOB_RETRY_BASE_SECS";
 pub const JOB_RETRY_MAX_SECS: &str = "JOB_RETRY_MAX_SECS";
@@ -91,6 +92,8 @@ pub struct Config {
     pub supabase_url: String,
     /// PostgREST base URL; `{SUPABASE_URL}/rest/v1` unless set.
     pub postgrest_url: String,
+    /// Timeout of every PostgREST call (`POSTGREST_TIMEOUT_MS`, default 8000).
+    pub postgrest_timeout_ms: u32,
     pub anon_key: Secret,
     pub service_role_key: Secret,
     pub cors: CorsPolicy,
@@ -265,6 +268,7 @@ impl Config {
             environment,
             supabase_url,
             postgrest_url,
+            postgrest_timeout_ms: number(env, POSTGREST_TIMEOUT_MS, 8000.0)?.clamp(100.0, 60_000.0) as u32,
             anon_key: Secret::new(required(env, SUPABASE_ANON_KEY)?),
             service_role_key: Secret::new(required(env, SUPABASE_SERVICE_ROLE_KEY)?),
             cors: CorsPolicy::parse(&get(env, CORS_ORIGINS).unwrap_or_default()),

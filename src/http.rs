@@ -3,11 +3,11 @@
 
 use crate::api;
 use crate::config::Config;
-use crate::domain::body;
-use crate::domain::envelope;
-use crate::domain::error::ApiError;
-use crate::domain::request_id;
-use crate::domain::routes::{self, Method};
+use crate::contract::body;
+use crate::contract::envelope;
+use crate::contract::error::ApiError;
+use crate::contract::request_id;
+use crate::contract::routes::{self, Method};
 use crate::{log, platform};
 use serde_json::{json, Value};
 use worker::{Env, Headers, Request, Response};

@@ -1,14 +1,17 @@
 //! Edge backend for micro-SaaS products: the Worker's entry points.
 //!
 //! Entry points only parse and dispatch: HTTP to [`http::serve`], queue batches to [`queues`], cron
-//! triggers to [`cron`]. Domain logic lives in [`domain`] and never touches `worker::Env`.
+//! triggers to [`cron`]. The HTTP contract lives in [`contract`], the job in [`jobs`], other domain logic in [`domain`]; none of
+//! them touches `worker::Env`.
 
 pub mod adapters;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod contract;
 pub mod domain;
 pub mod http;
+pub mod jobs;
 pub mod log;
 pub mod platform;
 pub mod tasks;

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::domain::browser::{classify, request_for, Outcome, REQUEST_MARGIN_MS};
-use crate::domain::jobs::BrowserExtractPayload;
+use crate::jobs::payloads::BrowserExtractPayload;
 use serde_json::Value;
 use worker::{Fetch, Headers, Method, Request, RequestInit};
 

@@ -2,6 +2,7 @@
 //! account id, and nothing but this module builds requests to it.
 
 use crate::durable_objects::job_hub::BINDING;
+use crate::jobs::{AccountId, JobId, JobRow};
 use crate::log;
 use serde_json::{json, Value};
 use worker::{Env, Method, Request, RequestInit, Response, Stub};
@@ -11,8 +12,8 @@ pub struct JobHubClient {
 }
 
 impl JobHubClient {
-    pub fn for_account(env: &Env, account_id: &str) -> worker::Result<JobHubClient> {
-        let stub = env.durable_object(BINDING)?.id_from_name(account_id)?.get_stub()?;
+    pub fn for_account(env: &Env, account_id: &AccountId) -> worker::Result<JobHubClient> {
+        let stub = env.durable_object(BINDING)?.id_from_name(account_id.as_str())?.get_stub()?;
         Ok(JobHubClient { stub })
     }
 
@@ -23,19 +24,18 @@ impl JobHubClient {
         self.stub.fetch_with_request(req).await
     }
 
-    /// Sends a job row's new state to its subscribers. Best effort: the database is the record, so a
-    /// failure here is logged, never fatal.
-    pub async fn publish(&self, job: &Value, request_id: &str) {
-        match self.post("/publish", &json!({ "job": job })).await {
+    /// Sends a job's new state (its public view only) to its subscribers. Best effort: the database is
+    /// the record, so a failure here is logged, never fatal.
+    pub async fn publish(&self, job: &JobRow, request_id: &str) {
+        let id = job.id.as_str();
+        match self.post("/publish", &json!({ "job": job.public() })).await {
             Ok(r) if r.status_code() == 200 => {}
-            Ok(r) => {
-                log::warn("jobhub: publish refused", json!({ "request_id": request_id, "status": r.status_code(), "job_id": job["id"] }))
-            }
-            Err(e) => log::warn("jobhub: publish failed", json!({ "request_id": request_id, "error": e.to_string(), "job_id": job["id"] })),
+            Ok(r) => log::warn("jobhub: publish refused", json!({ "request_id": request_id, "status": r.status_code(), "job_id": id })),
+            Err(e) => log::warn("jobhub: publish failed", json!({ "request_id": request_id, "error": e.to_string(), "job_id": id })),
         }
     }
 
-    pub async fn request_cancel(&self, job_id: &str) -> worker::Result<()> {
+    pub async fn request_cancel(&self, job_id: &JobId) -> worker::Result<()> {
         let r = self.post("/cancel", &json!({ "job_id": job_id })).await?;
         if r.status_code() == 200 {
             Ok(())
@@ -46,14 +46,14 @@ impl JobHubClient {
 
     /// Whether cancellation was requested. An unreachable JobHub reads as "not cancelled": the database's
     /// `cancel_requested_at` still stops the job at its next start.
-    pub async fn is_cancelled(&self, job_id: &str) -> bool {
+    pub async fn is_cancelled(&self, job_id: &JobId) -> bool {
         match self.post("/cancelled", &json!({ "job_id": job_id })).await {
             Ok(mut r) => r.json::<Value>().await.map(|v| v["cancelled"] == true).unwrap_or(false),
             Err(_) => false,
         }
     }
 
-    pub async fn state(&self, job_id: &str) -> Option<Value> {
+    pub async fn state(&self, job_id: &JobId) -> Option<Value> {
         let mut r = self.post("/state", &json!({ "job_id": job_id })).await.ok()?;
         (r.status_code() == 200).then_some(())?;
         r.json().await.ok()

@@ -4,4 +4,5 @@ pub mod breaker;
 pub mod browser_rendering;
 pub mod job_hub;
 pub mod postgrest;
+pub mod rpc;
 pub mod stripe;

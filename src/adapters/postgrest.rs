@@ -1,4 +1,5 @@
-//! PostgREST (Supabase's REST layer) through postgrest-rs.
+//! PostgREST (Supabase's REST layer): `POST /rpc/{function}` over the runtime's `fetch`, with a timeout.
+//! The typed functions are in [`crate::adapters::rpc`]; the `postgrest` crate is not used (docs/adr/0013).
 //!
 //! Why PostgREST and not a Postgres driver: requests carry the caller's own token, so Postgres row-level
 //! security decides what each caller sees (docs/adr/0001). This module builds clients with the right
@@ -9,11 +10,13 @@
 //! itself when that key is a legacy JWT key. New-style `sb_publishable_…`/`sb_secret_…` keys are not JWTs
 //! and must not be sent as a bearer token; the gateway maps them to their role by `apikey` alone.
 
+use crate::adapters::rpc::Rpc;
 use crate::auth::AccessToken;
 use crate::config::{Config, Secret};
-use crate::domain::error::ApiError;
-use postgrest::Postgrest;
+use crate::contract::error::ApiError;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use worker::{Fetch, Headers, Method, Request, RequestInit};
 
 /// Errors from a PostgREST call, typed so callers can decide what the client sees.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +27,9 @@ pub enum DbError {
     /// PostgREST answered with an error status and body.
     #[error("PostgREST {status} {code}: {message}")]
     Api { status: u16, code: String, message: String, details: Option<String> },
+    /// No answer within the configured timeout.
+    #[error("PostgREST did not answer {function} within {after_ms} ms")]
+    Timeout { function: String, after_ms: u32 },
     /// The answer was not what we expected to decode.
     #[error("PostgREST response could not be decoded: {0}")]
     Decode(String),
@@ -54,7 +60,7 @@ impl DbError {
     /// cannot reach Postgres (503, `PGRST000`–`PGRST003` connection errors, SQLSTATE class 08 / 57P).
     pub fn is_unavailable(&self) -> bool {
         match self {
-            DbError::Transport(_) => true,
+            DbError::Transport(_) | DbError::Timeout { .. } => true,
             DbError::Api { status, code, .. } => {
                 *status == 503
                     || *status == 502
@@ -109,50 +115,81 @@ pub fn is_jwt(key: &str) -> bool {
     key.split('.').count() == 3 && !key.starts_with("sb_")
 }
 
-/// A PostgREST client with fixed credentials.
+/// A PostgREST client with fixed credentials. Every call has a timeout (`POSTGREST_TIMEOUT_MS`): a
+/// database that does not answer is reported as unavailable, never waited on for the platform's limit.
 pub struct Db {
-    client: Postgrest,
+    base: String,
+    apikey: String,
+    bearer: Option<String>,
+    timeout_ms: u32,
 }
 
 impl Db {
-    fn with_key(base: &str, apikey: &Secret, bearer: Option<&str>) -> Db {
-        let mut client = Postgrest::new(base).insert_header("apikey", apikey.expose());
-        if let Some(token) = bearer {
-            client = client.insert_header("Authorization", format!("Bearer {token}"));
+    fn with_key(cfg: &Config, apikey: &Secret, bearer: Option<&str>) -> Db {
+        Db {
+            base: cfg.postgrest_url.trim_end_matches('/').to_string(),
+            apikey: apikey.expose().to_string(),
+            bearer: bearer.map(String::from),
+            timeout_ms: cfg.postgrest_timeout_ms,
         }
-        Db { client }
     }
 
     /// As the caller: their own access token, so row-level security decides what they see. Every
     /// user-facing handler uses this.
     pub fn as_user(cfg: &Config, token: &AccessToken) -> Db {
-        Db::with_key(&cfg.postgrest_url, &cfg.anon_key, Some(token.expose()))
+        Db::with_key(cfg, &cfg.anon_key, Some(token.expose()))
     }
 
     /// The anonymous role: only what `anon` is granted (the health check, public reads).
     pub fn anon(cfg: &Config) -> Db {
         let key = cfg.anon_key.expose();
-        Db::with_key(&cfg.postgrest_url, &cfg.anon_key, is_jwt(key).then_some(key))
+        Db::with_key(cfg, &cfg.anon_key, is_jwt(key).then_some(key))
     }
 
-    /// Calls a SQL function and decodes its JSON result.
-    pub async fn rpc_json(&self, name: &str, args: &serde_json::Value) -> Result<serde_json::Value, DbError> {
-        let body = self.rpc(name, args).await?;
-        serde_json::from_str(&body).map_err(|e| DbError::Decode(format!("{name}: {e}")))
+    /// Calls the SQL function `F` names with its typed arguments and decodes its typed answer.
+    pub async fn call<F: Rpc>(&self, args: &F) -> Result<F::Output, DbError> {
+        let body = serde_json::to_string(args).map_err(|e| DbError::Decode(format!("{}: {e}", F::NAME)))?;
+        let text = self.post_rpc(F::NAME, body).await?;
+        decode_output::<F::Output>(F::NAME, &text)
     }
 
-    /// Calls a SQL function through `/rpc/{name}` with a JSON object of arguments and returns the raw
-    /// JSON body of a 2xx answer.
-    pub async fn rpc(&self, name: &str, args: &serde_json::Value) -> Result<String, DbError> {
-        let resp = self.client.rpc(name, args.to_string()).execute().await.map_err(|e| DbError::Transport(e.to_string()))?;
-        let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|e| DbError::Transport(e.to_string()))?;
+    /// `POST /rpc/{name}` with a JSON object of arguments; the raw body of a 2xx answer.
+    async fn post_rpc(&self, name: &str, body: String) -> Result<String, DbError> {
+        let headers = Headers::new();
+        let set = |k: &str, v: &str| headers.set(k, v).map_err(|e| DbError::Transport(e.to_string()));
+        set("apikey", &self.apikey)?;
+        if let Some(token) = &self.bearer {
+            set("Authorization", &format!("Bearer {token}"))?;
+        }
+        set("Content-Type", "application/json")?;
+        set("Accept", "application/json")?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+        let req = Request::new_with_init(&format!("{}/rpc/{name}", self.base), &init).map_err(|e| DbError::Transport(e.to_string()))?;
+        let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(self.timeout_ms));
+        let mut resp = match Fetch::Request(req).send_with_signal(&signal).await {
+            Ok(r) => r,
+            Err(_) if signal.aborted() => return Err(DbError::Timeout { function: name.to_string(), after_ms: self.timeout_ms }),
+            Err(e) => return Err(DbError::Transport(e.to_string())),
+        };
+        let status = resp.status_code();
+        let text = match resp.text().await {
+            Ok(t) => t,
+            Err(_) if signal.aborted() => return Err(DbError::Timeout { function: name.to_string(), after_ms: self.timeout_ms }),
+            Err(e) => return Err(DbError::Transport(e.to_string())),
+        };
         if (200..300).contains(&status) {
-            Ok(body)
+            Ok(text)
         } else {
-            Err(DbError::from_response(status, &body))
+            Err(DbError::from_response(status, &text))
         }
     }
+}
+
+/// A 2xx body as `T`. A `void` function answers with an empty body, read as JSON `null`.
+pub fn decode_output<T: DeserializeOwned>(name: &str, body: &str) -> Result<T, DbError> {
+    let body = if body.trim().is_empty() { "null" } else { body };
+    serde_json::from_str(body).map_err(|e| DbError::Decode(format!("{name}: {e}")))
 }
 
 /// Proof that code runs in a background context (a queue batch, a cron trigger, a verified webhook),
@@ -178,15 +215,11 @@ pub struct ServiceDb(Db);
 impl ServiceDb {
     pub fn new(cfg: &Config, _proof: ServiceRole) -> ServiceDb {
         let key = cfg.service_role_key.expose();
-        ServiceDb(Db::with_key(&cfg.postgrest_url, &cfg.service_role_key, is_jwt(key).then_some(key)))
+        ServiceDb(Db::with_key(cfg, &cfg.service_role_key, is_jwt(key).then_some(key)))
     }
 
-    pub async fn rpc(&self, name: &str, args: &serde_json::Value) -> Result<String, DbError> {
-        self.0.rpc(name, args).await
-    }
-
-    pub async fn rpc_json(&self, name: &str, args: &serde_json::Value) -> Result<serde_json::Value, DbError> {
-        self.0.rpc_json(name, args).await
+    pub async fn call<F: Rpc>(&self, args: &F) -> Result<F::Output, DbError> {
+        self.0.call(args).await
     }
 }
 

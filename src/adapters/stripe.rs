@@ -4,8 +4,8 @@
 //! the tests point it at a local fake that speaks the same contract.
 
 use crate::config::{Config, Secret};
+use crate::domain::backoff::retry_delay_secs;
 use crate::domain::billing::{form_encode, is_retryable};
-use crate::domain::jobs::retry_delay_secs;
 use serde_json::Value;
 use std::time::Duration;
 use worker::{Fetch, Headers, Method, Request, RequestInit};

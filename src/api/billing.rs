@@ -2,16 +2,17 @@
 //! pricing page, and Stripe Checkout / billing portal sessions.
 
 use crate::adapters::postgrest::{Db, ServiceDb, ServiceRole};
+use crate::adapters::rpc;
 use crate::adapters::stripe::{hmac_sha256, StripeClient, StripeError};
-use crate::api::with_account;
+use crate::api::account_arg;
 use crate::auth::Authenticated;
+use crate::contract::body;
+use crate::contract::envelope::Pagination;
+use crate::contract::error::ApiError;
 use crate::domain::billing::PLANS;
-use crate::domain::body;
-use crate::domain::envelope::Pagination;
-use crate::domain::error::ApiError;
-use crate::domain::jobs::ListQuery;
 use crate::domain::stripe_signature::{self as sig, SignatureError};
 use crate::http::{header, read_body, Reply, RequestCtx};
+use crate::jobs::list::ListQuery;
 use crate::{log, platform};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -73,7 +74,7 @@ pub async fn webhook(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, A
             json!({ "request_id": ctx.request_id, "event_id": event.id, "error": e }),
         );
         let db = ServiceDb::new(ctx.cfg, ServiceRole::for_verified_webhook(&event));
-        if let Err(e) = db.rpc("store_webhook_event", &json!({ "p_event": event.body })).await {
+        if let Err(e) = db.call(&rpc::StoreWebhookEvent { p_event: &event.body }).await {
             log::error(
                 "webhook: could not make the event durable; answering 503 so Stripe retries",
                 json!({ "request_id": ctx.request_id, "event_id": event.id, "error": e.to_string() }),
@@ -86,7 +87,7 @@ pub async fn webhook(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, A
 }
 
 async fn overview(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Value, ApiError> {
-    Ok(Db::as_user(ctx.cfg, &who.token).rpc_json("billing_overview", &with_account(json!({}), who)).await?)
+    Ok(Db::as_user(ctx.cfg, &who.token).call(&rpc::BillingOverview { p_account_id: account_arg(who) }).await?)
 }
 
 /// `GET /api/v1/billing`.
@@ -124,8 +125,8 @@ pub async fn transactions(req: &Request, ctx: &RequestCtx<'_>, who: &Authenticat
         return Err(ApiError::invalid_fields(f));
     }
     let q = ListQuery::parse(pairs.into_iter())?;
-    let args = with_account(json!({ "p_limit": q.page_size, "p_offset": q.offset() }), who);
-    let out = Db::as_user(ctx.cfg, &who.token).rpc_json("list_credit_transactions", &args).await?;
+    let args = rpc::ListCreditTransactions { p_limit: q.page_size, p_offset: q.offset(), p_account_id: account_arg(who) };
+    let out = Db::as_user(ctx.cfg, &who.token).call(&args).await?;
     Ok(Reply::List {
         data: out["items"].clone(),
         pagination: Pagination { page: q.page, page_size: q.page_size, total: out["total"].as_u64().unwrap_or(0) },
@@ -135,7 +136,7 @@ pub async fn transactions(req: &Request, ctx: &RequestCtx<'_>, who: &Authenticat
 /// `GET /api/v1/credits/pricing` (no auth): plans and task costs from the database, prices and credit
 /// packs from configuration.
 pub async fn pricing(ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
-    let mut p = Db::anon(ctx.cfg).rpc_json("pricing", &json!({})).await?;
+    let mut p = Db::anon(ctx.cfg).call(&rpc::Pricing {}).await?;
     if let Some(plans) = p["plans"].as_array_mut() {
         for plan in plans {
             let code = plan["code"].as_str().unwrap_or("").to_string();

@@ -9,7 +9,8 @@
 
 use crate::adapters::breaker::{self, BreakerClient};
 use crate::adapters::postgrest::Db;
-use crate::domain::error::ApiError;
+use crate::adapters::rpc;
+use crate::contract::error::ApiError;
 use crate::http::{Reply, RequestCtx};
 use crate::log;
 use serde_json::{json, Map, Value};
@@ -19,8 +20,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub async fn get(ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
     let db = Db::anon(ctx.cfg);
     let browser = BreakerClient::new(ctx.env, breaker::BROWSER_RENDERING);
-    let no_args = json!({});
-    let (database, circuit) = futures_util::join!(db.rpc("health_check", &no_args), browser.state());
+    let (database, circuit) = futures_util::join!(db.call(&rpc::HealthCheck {}), browser.state());
     let circuit = circuit.unwrap_or_else(|| json!({ "state": "unknown" }));
     let database_ok = match database {
         Ok(_) => true,

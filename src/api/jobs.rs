@@ -3,30 +3,39 @@
 
 use crate::adapters::job_hub::JobHubClient;
 use crate::adapters::postgrest::Db;
-use crate::api::with_account;
+use crate::adapters::rpc::{self, SubmitOutcome};
+use crate::api::account_arg;
 use crate::auth::Authenticated;
-use crate::domain::body;
-use crate::domain::envelope::Pagination;
-use crate::domain::error::ApiError;
-use crate::domain::jobs::{self, EnvelopeMeta, JobEnvelope, ListQuery, SubmitJob};
+use crate::contract::body;
+use crate::contract::envelope::Pagination;
+use crate::contract::error::ApiError;
 use crate::http::{header, read_body, Reply, RequestCtx};
+use crate::jobs::envelope::{EnvelopeMeta, JobEnvelope};
+use crate::jobs::list::ListQuery;
+use crate::jobs::payloads::SubmitJob;
+use crate::jobs::{task_types, AccountId, JobId, JobRow, JobStatus, TaskType};
 use crate::{log, platform};
 use serde_json::{json, Value};
 use worker::Request;
 
-fn job_id(ctx: &RequestCtx<'_>) -> Result<String, ApiError> {
-    let raw = ctx.params.first().ok_or(ApiError::NotFound)?;
-    uuid::Uuid::parse_str(raw).map(|u| u.hyphenated().to_string()).map_err(|_| ApiError::NotFound)
+/// The stream cap when the plan row gives none (a broken invariant, logged).
+const FALLBACK_MAX_STREAMS: u32 = 5;
+
+fn job_id(ctx: &RequestCtx<'_>) -> Result<JobId, ApiError> {
+    ctx.params.first().and_then(|raw| JobId::parse(raw)).ok_or(ApiError::NotFound)
 }
 
-fn hub(ctx: &RequestCtx<'_>, job: &Value) -> Result<JobHubClient, ApiError> {
-    let account = job["account_id"].as_str().ok_or_else(|| ApiError::Internal("job row without account_id".into()))?;
+fn hub(ctx: &RequestCtx<'_>, account: &AccountId) -> Result<JobHubClient, ApiError> {
     JobHubClient::for_account(ctx.env, account).map_err(|e| ApiError::Internal(format!("jobhub binding: {e}")))
 }
 
-fn located(status: u16, job: &Value) -> Reply {
-    let location = format!("/api/v1/jobs/{}", job["id"].as_str().unwrap_or_default());
-    Reply::Json { status, data: jobs::public_job(job), headers: vec![("Location", location)] }
+fn public(job: &JobRow) -> Value {
+    serde_json::to_value(job.public()).unwrap_or_default()
+}
+
+fn located(status: u16, job: &JobRow) -> Reply {
+    let location = format!("/api/v1/jobs/{}", job.id);
+    Reply::Json { status, data: public(job), headers: vec![("Location", location)] }
 }
 
 /// `POST /api/v1/jobs`.
@@ -34,44 +43,44 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
     body::check_json_media_type(header(req, "Content-Type").as_deref())?;
     let bytes = read_body(req, ctx.cfg.max_body_bytes).await?;
     let submit = body::parse_json::<SubmitJob>(&bytes)?;
-    if let Some(flag) = jobs::TaskType::parse(&submit.task_type).and_then(|t| jobs::disabled_flag(t, &ctx.cfg.features)) {
+    if let Some(flag) = TaskType::parse(&submit.task_type).and_then(|t| task_types::disabled_flag(t, &ctx.cfg.features)) {
         return Err(ApiError::FeatureDisabled {
             message: format!("task type {} is disabled", submit.task_type),
             details: json!({ "flag": flag }),
         });
     }
     let submission = submit.validate(&ctx.cfg.ssrf_deny)?;
-    let idempotency_key = jobs::parse_idempotency_key(header(req, "Idempotency-Key").as_deref())?;
+    let idempotency_key = crate::jobs::payloads::parse_idempotency_key(header(req, "Idempotency-Key").as_deref())?;
 
-    let mut args = json!({
-        "p_task_type": submission.task_type.as_str(),
-        "p_payload": submission.payload,
-        "p_max_attempts": submission.max_attempts,
-        "p_correlation_id": ctx.request_id,
-    });
-    if let Some(k) = &idempotency_key {
-        args["p_idempotency_key"] = Value::from(k.as_str());
-    }
     let db = Db::as_user(ctx.cfg, &who.token);
-    let out = db.rpc_json("submit_job", &with_account(args, who)).await?;
-    let job = out["job"].clone();
-    if out["outcome"] == "existing" {
+    let out = db
+        .call(&rpc::SubmitJob {
+            p_task_type: submission.task_type.as_str(),
+            p_payload: &submission.payload,
+            p_max_attempts: submission.max_attempts,
+            p_correlation_id: ctx.request_id,
+            p_idempotency_key: idempotency_key.as_deref(),
+            p_account_id: account_arg(who),
+        })
+        .await?;
+    let job = out.job;
+    if out.outcome == SubmitOutcome::Existing {
         return Ok(located(200, &job));
     }
 
-    let hub = hub(ctx, &job)?;
+    let hub = hub(ctx, &job.account_id)?;
     hub.publish(&job, ctx.request_id).await;
     let envelope = JobEnvelope {
-        job_id: job["id"].as_str().unwrap_or_default().to_string(),
+        job_id: job.id.clone(),
         attempt: 0,
         max_attempts: submission.max_attempts,
         correlation_id: ctx.request_id.to_string(),
         task_type: submission.task_type.as_str().to_string(),
-        payload: job["payload"].clone(),
+        payload: job.payload.clone(),
         meta: EnvelopeMeta {
             enqueue_ts: platform::now_rfc3339(),
             user_id: who.principal.user_id.clone(),
-            account_id: job["account_id"].as_str().unwrap_or_default().to_string(),
+            account_id: job.account_id.clone(),
             source: "api".into(),
         },
     };
@@ -81,17 +90,17 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
     };
     if let Err(e) = sent {
         // Never leave a PENDING job that no queue holds: fail it (refunding) and tell the caller.
-        log::error("jobs: enqueue failed", json!({ "request_id": ctx.request_id, "job_id": job["id"], "error": e }));
-        match db.rpc_json("fail_unqueued_job", &json!({ "p_job_id": job["id"] })).await {
+        log::error("jobs: enqueue failed", json!({ "request_id": ctx.request_id, "job_id": job.id, "error": e }));
+        match db.call(&rpc::FailUnqueuedJob { p_job_id: &job.id }).await {
             Ok(failed) => hub.publish(&failed, ctx.request_id).await,
             Err(e) => log::error(
                 "jobs: could not fail an unqueued job",
-                json!({ "request_id": ctx.request_id, "job_id": job["id"], "error": e.to_string() }),
+                json!({ "request_id": ctx.request_id, "job_id": job.id, "error": e.to_string() }),
             ),
         }
         return Err(ApiError::Unavailable { dependency: "job queue", retry_after_secs: 5 });
     }
-    log::info("jobs: submitted", json!({ "request_id": ctx.request_id, "job_id": job["id"], "task_type": job["task_type"] }));
+    log::info("jobs: submitted", json!({ "request_id": ctx.request_id, "job_id": job.id, "task_type": job.task_type }));
     Ok(located(202, &job))
 }
 
@@ -99,66 +108,68 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
 pub async fn list(req: &Request, ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
     let url = req.url().map_err(|e| ApiError::Internal(e.to_string()))?;
     let q = ListQuery::parse(url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())))?;
-    let mut args = json!({ "p_limit": q.page_size, "p_offset": q.offset() });
-    if let Some(s) = &q.status {
-        args["p_status"] = Value::from(s.as_str());
-    }
-    if let Some(t) = &q.task_type {
-        args["p_task_type"] = Value::from(t.as_str());
-    }
-    let out = Db::as_user(ctx.cfg, &who.token).rpc_json("list_jobs", &with_account(args, who)).await?;
-    let items: Vec<Value> = out["items"].as_array().map(|a| a.iter().map(jobs::public_job).collect()).unwrap_or_default();
+    let page = Db::as_user(ctx.cfg, &who.token)
+        .call(&rpc::ListJobs {
+            p_limit: q.page_size,
+            p_offset: q.offset(),
+            p_status: q.status,
+            p_task_type: q.task_type.clone(),
+            p_account_id: account_arg(who),
+        })
+        .await?;
     Ok(Reply::List {
-        data: Value::Array(items),
-        pagination: Pagination { page: q.page, page_size: q.page_size, total: out["total"].as_u64().unwrap_or(0) },
+        data: Value::Array(page.items.iter().map(public).collect()),
+        pagination: Pagination { page: q.page, page_size: q.page_size, total: page.total },
     })
 }
 
-async fn load(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Value, ApiError> {
+async fn load(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<JobRow, ApiError> {
     let id = job_id(ctx)?;
-    let job = Db::as_user(ctx.cfg, &who.token).rpc_json("get_job", &json!({ "p_job_id": id })).await?;
-    if job.is_null() {
-        return Err(ApiError::NotFound);
-    }
-    Ok(job)
+    Db::as_user(ctx.cfg, &who.token).call(&rpc::GetJob { p_job_id: &id }).await?.ok_or(ApiError::NotFound)
 }
 
 /// `GET /api/v1/jobs/{id}`.
 pub async fn get(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
-    Ok(Reply::ok(jobs::public_job(&load(ctx, who).await?)))
+    Ok(Reply::ok(public(&load(ctx, who).await?)))
 }
 
 /// `GET /api/v1/jobs/{id}/progress`: the live state from JobHub when it has one, else the database's.
 pub async fn progress(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
     let job = load(ctx, who).await?;
-    let id = job["id"].as_str().unwrap_or_default();
-    let live = hub(ctx, &job)?.state(id).await.unwrap_or(Value::Null);
-    let src = if live.is_object() { &live } else { &job };
-    Ok(Reply::ok(json!({
-        "id": job["id"], "status": src["status"], "progress": src["progress"], "step": src["step"], "updated_at": src["updated_at"],
-    })))
+    let live = hub(ctx, &job.account_id)?.state(&job.id).await.unwrap_or(Value::Null);
+    let data = if live.is_object() {
+        json!({ "id": job.id, "status": live["status"], "progress": live["progress"], "step": live["step"], "updated_at": live["updated_at"] })
+    } else {
+        json!({ "id": job.id, "status": job.status, "progress": job.progress, "step": job.step, "updated_at": job.updated_at })
+    };
+    Ok(Reply::ok(data))
 }
 
 /// `POST /api/v1/jobs/{id}/cancel`.
 pub async fn cancel(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
     let id = job_id(ctx)?;
-    let job = Db::as_user(ctx.cfg, &who.token).rpc_json("cancel_job", &json!({ "p_job_id": id })).await?;
-    let hub = hub(ctx, &job)?;
-    if job["status"] == "CANCELLED" {
+    let job = Db::as_user(ctx.cfg, &who.token).call(&rpc::CancelJob { p_job_id: &id }).await?;
+    let hub = hub(ctx, &job.account_id)?;
+    if job.status == JobStatus::Cancelled {
         hub.publish(&job, ctx.request_id).await;
     } else if let Err(e) = hub.request_cancel(&id).await {
         // The database flag still stops the job at its next start; the step-boundary check needs JobHub.
         log::warn("jobs: cancel flag not set in JobHub", json!({ "request_id": ctx.request_id, "job_id": id, "error": e.to_string() }));
     }
-    Ok(Reply::ok(jobs::public_job(&job)))
+    Ok(Reply::ok(public(&job)))
 }
 
 fn last_event_id(req: &Request) -> Option<i64> {
     header(req, "Last-Event-ID").and_then(|v| v.trim().parse::<i64>().ok()).filter(|n| *n >= 0)
 }
 
-async fn open_stream(ctx: &RequestCtx<'_>, path: &str, context: &Value, body: Value) -> Result<Reply, ApiError> {
-    let hub = hub(ctx, context)?;
+async fn open_stream(ctx: &RequestCtx<'_>, path: &str, sc: &rpc::StreamCtx, mut body: Value) -> Result<Reply, ApiError> {
+    let max_streams = sc.max_streams.unwrap_or_else(|| {
+        log::error("jobs: account without a plan stream cap", json!({ "request_id": ctx.request_id, "account_id": sc.account_id }));
+        FALLBACK_MAX_STREAMS
+    });
+    body["max_streams"] = Value::from(max_streams);
+    let hub = hub(ctx, &sc.account_id)?;
     let mut resp = hub.open(path, &body).await.map_err(|e| ApiError::Internal(format!("jobhub open: {e}")))?;
     match resp.status_code() {
         200 => {}
@@ -173,14 +184,14 @@ async fn open_stream(ctx: &RequestCtx<'_>, path: &str, context: &Value, body: Va
 /// `GET /api/v1/jobs/{id}/events`.
 pub async fn events(req: &Request, ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
     let id = job_id(ctx)?;
-    let sc = Db::as_user(ctx.cfg, &who.token).rpc_json("stream_context", &json!({ "p_job_id": id })).await?;
-    let body = json!({ "job": sc["job"], "last_event_id": last_event_id(req), "max_streams": sc["max_streams"].as_u64().unwrap_or(5) });
+    let sc = Db::as_user(ctx.cfg, &who.token).call(&rpc::StreamContext { p_job_id: Some(&id), p_account_id: None }).await?;
+    let body = json!({ "job": sc.job.as_ref().map(JobRow::public), "last_event_id": last_event_id(req) });
     open_stream(ctx, "/events", &sc, body).await
 }
 
 /// `GET /api/v1/jobs/stream`.
 pub async fn stream(req: &Request, ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
-    let sc = Db::as_user(ctx.cfg, &who.token).rpc_json("stream_context", &with_account(json!({}), who)).await?;
-    let body = json!({ "last_event_id": last_event_id(req), "max_streams": sc["max_streams"].as_u64().unwrap_or(5) });
+    let sc = Db::as_user(ctx.cfg, &who.token).call(&rpc::StreamContext { p_job_id: None, p_account_id: account_arg(who) }).await?;
+    let body = json!({ "last_event_id": last_event_id(req) });
     open_stream(ctx, "/stream", &sc, body).await
 }

@@ -7,18 +7,18 @@ pub mod me;
 pub mod openapi;
 
 use crate::auth;
-use crate::domain::error::ApiError;
-use crate::domain::routes::Route;
+use crate::contract::error::ApiError;
+use crate::contract::routes::Route;
 use crate::http::{header, Reply, RequestCtx};
 use worker::Request;
 
-/// Adds `p_account_id` to an RPC's arguments when the caller selected an account with `X-Account-Id`
-/// (omitted otherwise, so the SQL default, the personal account, applies).
-pub(crate) fn with_account(mut args: serde_json::Value, who: &auth::Authenticated) -> serde_json::Value {
-    if let crate::domain::jwt::ActiveAccount::Selected(id) = &who.principal.account {
-        args["p_account_id"] = serde_json::Value::from(id.hyphenated().to_string());
+/// The `p_account_id` argument: the account the caller selected with `X-Account-Id`, or `None` (the
+/// argument is then omitted, so the SQL default, the personal account, applies).
+pub(crate) fn account_arg(who: &auth::Authenticated) -> Option<String> {
+    match &who.principal.account {
+        crate::domain::jwt::ActiveAccount::Selected(id) => Some(id.hyphenated().to_string()),
+        _ => None,
     }
-    args
 }
 
 /// Authenticates the caller from `Authorization` (401/503 otherwise) and `X-Account-Id`.

@@ -1,7 +1,7 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document, compiled into the Worker from `docs/openapi.json`.
 //! Served bare (not in the envelope) so generators and validators can consume it directly.
 
-use crate::domain::error::ApiError;
+use crate::contract::error::ApiError;
 use crate::http::Reply;
 
 const DOCUMENT: &str = include_str!("../../docs/openapi.json");

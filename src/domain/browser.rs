@@ -9,7 +9,7 @@
 //!   here.
 //! - Errors use Cloudflare's v4 envelope `{success: false, errors: [{code, message}]}`.
 
-use super::jobs::BrowserExtractPayload;
+use crate::jobs::payloads::BrowserExtractPayload;
 use serde_json::{json, Value};
 
 /// Extracted text is cut at this many characters (after whitespace normalisation).

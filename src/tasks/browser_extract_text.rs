@@ -7,8 +7,9 @@ use super::TaskError;
 use crate::adapters::breaker::BreakerClient;
 use crate::adapters::browser_rendering;
 use crate::config::Config;
+use crate::domain::backoff::retry_delay_secs;
 use crate::domain::browser::Outcome;
-use crate::domain::jobs::{retry_delay_secs, BrowserExtractPayload};
+use crate::jobs::payloads::BrowserExtractPayload;
 use serde_json::{json, Value};
 
 /// Runs one attempt; `probe` says whether it is the circuit breaker's half-open probe.

@@ -5,7 +5,7 @@
 //! Redirects are not followed (the 3xx is the result), so a redirect cannot lead past the SSRF checks.
 
 use super::TaskError;
-use crate::domain::jobs::{HttpRequestPayload, MAX_RESULT_BODY_BYTES};
+use crate::jobs::payloads::{HttpRequestPayload, MAX_RESULT_BODY_BYTES};
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect};

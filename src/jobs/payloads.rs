@@ -1,10 +1,11 @@
-//! Jobs: the task-type registry with strict payload parsing, the queue envelope, list queries, retry
-//! backoff and the SSE frame of a job (API.md "The job", "Server-Sent Events").
+//! Strict payload parsing for each task type, and the `POST /api/v1/jobs` body (API.md "Jobs"). A parsed
+//! payload is canonical: it is what is stored and queued.
 
-use super::error::ApiError;
-use super::ssrf::DenyList;
+use super::task_types::{TaskType, TASK_TYPE_NAMES};
+use crate::contract::error::ApiError;
+use crate::domain::ssrf::DenyList;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// Largest accepted `payload`, serialised.
@@ -13,55 +14,6 @@ pub const MAX_PAYLOAD_BYTES: usize = 32 * 1024;
 pub const MAX_RESULT_BODY_BYTES: usize = 64 * 1024;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 pub const MAX_MAX_ATTEMPTS: u32 = 10;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskType {
-    HttpRequest,
-    BrowserExtractText,
-}
-
-/// Every task type's canonical name, for error messages.
-pub const TASK_TYPE_NAMES: &str = "http.request, browser.extract_text (alias navigate_and_extract_text)";
-
-impl TaskType {
-    /// The registry. Unknown names are `None` (400 at submission). Aliases map to the canonical type,
-    /// which is what is stored and queued.
-    pub fn parse(name: &str) -> Option<TaskType> {
-        match name {
-            "http.request" => Some(TaskType::HttpRequest),
-            "browser.extract_text" | "navigate_and_extract_text" => Some(TaskType::BrowserExtractText),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskType::HttpRequest => "http.request",
-            TaskType::BrowserExtractText => "browser.extract_text",
-        }
-    }
-
-    /// The queue producer binding a task type's envelopes go to.
-    pub fn queue_binding(self) -> &'static str {
-        match self {
-            TaskType::HttpRequest => "JOBS_QUEUE",
-            TaskType::BrowserExtractText => "BROWSER_JOBS_QUEUE",
-        }
-    }
-
-    /// The feature flags that must all be on for this task type to be submitted or run.
-    pub fn required_flags(self) -> &'static [&'static str] {
-        match self {
-            TaskType::HttpRequest => &[],
-            TaskType::BrowserExtractText => &["FF_BROWSER_WORKER_ENABLED", "FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED"],
-        }
-    }
-}
-
-/// The first of `task`'s required flags that is off, given the configured flags.
-pub fn disabled_flag(task: TaskType, flags: &[(&'static str, bool)]) -> Option<&'static str> {
-    task.required_flags().iter().copied().find(|f| !flags.iter().any(|(name, on)| name == f && *on))
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -362,121 +314,12 @@ pub fn parse_idempotency_key(v: Option<&str>) -> Result<Option<String>, ApiError
     }
 }
 
-/// The message a queue carries (API.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobEnvelope {
-    pub job_id: String,
-    pub attempt: u32,
-    pub max_attempts: u32,
-    pub correlation_id: String,
-    pub task_type: String,
-    pub payload: Value,
-    pub meta: EnvelopeMeta,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EnvelopeMeta {
-    pub enqueue_ts: String,
-    pub user_id: String,
-    pub account_id: String,
-    pub source: String,
-}
-
-/// `GET /api/v1/jobs` query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListQuery {
-    pub page: u32,
-    pub page_size: u32,
-    pub status: Option<String>,
-    pub task_type: Option<String>,
-}
-
-pub const STATUSES: &[&str] = &["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"];
-
-impl ListQuery {
-    pub fn parse<'a>(pairs: impl Iterator<Item = (String, String)> + 'a) -> Result<ListQuery, ApiError> {
-        let mut q = ListQuery { page: 1, page_size: 50, status: None, task_type: None };
-        let mut f = Map::new();
-        for (k, v) in pairs {
-            match k.as_str() {
-                "page" => match v.parse::<u32>() {
-                    Ok(n) if n >= 1 => q.page = n,
-                    _ => {
-                        f.insert("page".into(), Value::from("must be an integer >= 1"));
-                    }
-                },
-                "page_size" => match v.parse::<u32>() {
-                    Ok(n) if (1..=100).contains(&n) => q.page_size = n,
-                    _ => {
-                        f.insert("page_size".into(), Value::from("must be an integer from 1 to 100"));
-                    }
-                },
-                "status" if STATUSES.contains(&v.as_str()) => q.status = Some(v),
-                "status" => {
-                    f.insert("status".into(), Value::from("must be one of PENDING, RUNNING, COMPLETED, FAILED, CANCELLED"));
-                }
-                "task_type" if TaskType::parse(&v).is_some() => q.task_type = Some(v),
-                "task_type" => {
-                    f.insert("task_type".into(), Value::from("unknown task type"));
-                }
-                other => {
-                    f.insert(other.to_string(), Value::from("unknown query parameter"));
-                }
-            }
-        }
-        if f.is_empty() {
-            Ok(q)
-        } else {
-            Err(ApiError::invalid_fields(f))
-        }
-    }
-
-    pub fn offset(&self) -> u64 {
-        (self.page as u64 - 1) * self.page_size as u64
-    }
-}
-
-/// Delay before redelivering attempt `attempt` (1-based) that failed: exponential from `base_secs`,
-/// capped at `max_secs`, plus up to one `base_secs` of jitter (`jitter` in [0, 1)).
-pub fn retry_delay_secs(attempt: u32, base_secs: u32, max_secs: u32, jitter: f64) -> u32 {
-    let exp = base_secs.saturating_mul(1u32.checked_shl(attempt.saturating_sub(1).min(20)).unwrap_or(u32::MAX));
-    exp.min(max_secs) + (jitter.clamp(0.0, 0.999) * base_secs as f64) as u32
-}
-
-pub fn is_terminal(status: &str) -> bool {
-    matches!(status, "COMPLETED" | "FAILED" | "CANCELLED")
-}
-
-/// The `data` of an SSE `job` frame, from a job row.
-pub fn frame_data(job: &Value) -> Value {
-    json!({
-        "id": job["id"], "status": job["status"], "progress": job["progress"], "step": job["step"],
-        "attempts": job["attempts"], "updated_at": job["updated_at"], "last_error": job["last_error"],
-        "failure_reason": job["failure_reason"],
-    })
-}
-
-/// One SSE frame.
-pub fn sse_frame(id: i64, event: &str, data: &Value) -> String {
-    // serde_json's compact output never contains a newline, so one `data:` line is enough.
-    format!("id: {id}\nevent: {event}\ndata: {data}\n\n")
-}
-
-/// The public job object (API.md): the row without internal columns.
-pub fn public_job(row: &Value) -> Value {
-    let mut j = row.clone();
-    if let Some(o) = j.as_object_mut() {
-        for k in ["account_id", "user_id", "idempotency_key", "cancel_requested_at"] {
-            o.remove(k);
-        }
-    }
-    j
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::ssrf::DEFAULT_DENY;
+    use crate::jobs::task_types::disabled_flag;
+    use serde_json::json;
 
     fn open() -> DenyList {
         DenyList::default()
@@ -583,47 +426,5 @@ mod tests {
             serde_json::from_value(json!({"task_type": "http.request", "payload": {"url": "http://169.254.169.254/"}})).unwrap();
         let e = s.validate(&deny).unwrap_err();
         assert!(e.details()["fields"]["payload.url"].as_str().unwrap().contains("not allowed"));
-    }
-
-    #[test]
-    fn envelope_round_trips() {
-        let e = JobEnvelope {
-            job_id: "j".into(),
-            attempt: 0,
-            max_attempts: 3,
-            correlation_id: "c".into(),
-            task_type: "http.request".into(),
-            payload: json!({"url": "https://a.b"}),
-            meta: EnvelopeMeta { enqueue_ts: "t".into(), user_id: "u".into(), account_id: "a".into(), source: "api".into() },
-        };
-        let v = serde_json::to_value(&e).unwrap();
-        assert_eq!(v["meta"]["source"], "api");
-        assert_eq!(serde_json::from_value::<JobEnvelope>(v).unwrap(), e);
-    }
-
-    #[test]
-    fn list_query_defaults_caps_and_rejects() {
-        let q = ListQuery::parse(std::iter::empty()).unwrap();
-        assert_eq!((q.page, q.page_size), (1, 50));
-        let q = ListQuery::parse(vec![("page".into(), "3".into()), ("page_size".into(), "20".into())].into_iter()).unwrap();
-        assert_eq!(q.offset(), 40);
-        for (k, v) in [("page", "0"), ("page_size", "101"), ("page_size", "x"), ("status", "DONE"), ("sort", "id")] {
-            assert!(ListQuery::parse(vec![(k.to_string(), v.to_string())].into_iter()).is_err(), "{k}={v}");
-        }
-    }
-
-    #[test]
-    fn backoff_grows_exponentially_is_capped_and_jittered() {
-        assert_eq!(retry_delay_secs(1, 5, 300, 0.0), 5);
-        assert_eq!(retry_delay_secs(2, 5, 300, 0.0), 10);
-        assert_eq!(retry_delay_secs(3, 5, 300, 0.0), 20);
-        assert_eq!(retry_delay_secs(30, 5, 300, 0.0), 300);
-        assert_eq!(retry_delay_secs(1, 5, 300, 0.99), 9);
-    }
-
-    #[test]
-    fn sse_frames_are_single_data_lines() {
-        let f = sse_frame(42, "job", &json!({"id": "x", "last_error": "a\nb"}));
-        assert_eq!(f, "id: 42\nevent: job\ndata: {\"id\":\"x\",\"last_error\":\"a\\nb\"}\n\n");
     }
 }
