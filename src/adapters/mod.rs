@@ -4,5 +4,6 @@ pub mod breaker;
 pub mod browser_rendering;
 pub mod job_hub;
 pub mod postgrest;
+pub mod queue;
 pub mod rpc;
 pub mod stripe;

@@ -10,7 +10,7 @@ use crate::contract::body;
 use crate::contract::envelope::Pagination;
 use crate::contract::error::ApiError;
 use crate::domain::billing::PLANS;
-use crate::domain::stripe_signature::{self as sig, SignatureError};
+use crate::domain::stripe_signature::{self as sig, SignatureError, VerifiedEvent};
 use crate::http::{header, read_body, Reply, RequestCtx};
 use crate::jobs::list::ListQuery;
 use crate::{log, platform};
@@ -20,13 +20,6 @@ use worker::Request;
 
 /// The queue producer binding for verified Stripe events.
 pub const WEBHOOK_QUEUE_BINDING: &str = "STRIPE_WEBHOOKS_QUEUE";
-
-/// A Stripe event whose signature verified. Only [`webhook`] constructs it.
-pub struct VerifiedEvent {
-    pub id: String,
-    pub kind: String,
-    pub body: Value,
-}
 
 async fn verify(cfg: &crate::config::Config, header_value: Option<&str>, raw: &[u8]) -> Result<(), SignatureError> {
     let parsed = sig::parse_header(header_value)?;
@@ -65,7 +58,7 @@ pub async fn webhook(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, A
     }
     let event = VerifiedEvent { id: id.to_string(), kind: kind.to_string(), body };
     let queued = match ctx.env.queue(WEBHOOK_QUEUE_BINDING) {
-        Ok(q) => crate::queues::send_json(&q, &event.body).await,
+        Ok(q) => crate::adapters::queue::send_json(&q, &event.body).await,
         Err(e) => Err(e.to_string()),
     };
     if let Err(e) = queued {

@@ -85,7 +85,7 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
         },
     };
     let sent = match ctx.env.queue(submission.task_type.queue_binding()) {
-        Ok(q) => crate::queues::send_json(&q, &envelope).await,
+        Ok(q) => crate::adapters::queue::send_json(&q, &envelope).await,
         Err(e) => Err(e.to_string()),
     };
     if let Err(e) = sent {

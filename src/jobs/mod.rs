@@ -16,5 +16,8 @@ pub mod model;
 pub mod payloads;
 pub mod task_types;
 
+#[cfg(test)]
+mod sql_vocabulary;
+
 pub use model::{AccountId, FailureReason, JobId, JobRow, JobStatus, PublicJob};
 pub use task_types::TaskType;

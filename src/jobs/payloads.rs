@@ -14,6 +14,8 @@ pub const MAX_PAYLOAD_BYTES: usize = 32 * 1024;
 pub const MAX_RESULT_BODY_BYTES: usize = 64 * 1024;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 pub const MAX_MAX_ATTEMPTS: u32 = 10;
+/// Longest `Idempotency-Key` (the `jobs.idempotency_key` check constraint).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -305,7 +307,9 @@ impl SubmitJob {
 pub fn parse_idempotency_key(v: Option<&str>) -> Result<Option<String>, ApiError> {
     match v {
         None => Ok(None),
-        Some(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(k.to_string())),
+        Some(k) if !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k.to_string()))
+        }
         Some(_) => {
             let mut f = Map::new();
             f.insert("Idempotency-Key".into(), Value::from("must be 1 to 255 visible ASCII characters"));

@@ -11,6 +11,8 @@ pub enum TaskType {
 pub const TASK_TYPE_NAMES: &str = "http.request, browser.extract_text (alias navigate_and_extract_text)";
 
 impl TaskType {
+    pub const ALL: [TaskType; 2] = [TaskType::HttpRequest, TaskType::BrowserExtractText];
+
     /// The registry. Unknown names are `None` (400 at submission). Aliases map to the canonical type,
     /// which is what is stored and queued.
     pub fn parse(name: &str) -> Option<TaskType> {

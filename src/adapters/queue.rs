@@ -1,0 +1,16 @@
+//! Queue messages as plain JSON, for every producer (API routes, consumers) and consumer.
+
+/// Sends a message as plain JSON. serde-wasm-bindgen would turn `serde_json::Value` maps into JS `Map`s,
+/// which do not come back as objects; JSON in, JSON out keeps an envelope's `payload` intact.
+pub async fn send_json<T: serde::Serialize>(q: &worker::Queue, message: &T) -> Result<(), String> {
+    let text = serde_json::to_string(message).map_err(|e| e.to_string())?;
+    let js = js_sys::JSON::parse(&text).map_err(|_| "message is not JSON".to_string())?;
+    let msg = worker::RawMessageBuilder::new(js).build_with_content_type(worker::QueueContentType::Json);
+    q.send_raw(msg).await.map_err(|e| e.to_string())
+}
+
+/// Decodes a message body sent with [`send_json`].
+pub fn decode<T: serde::de::DeserializeOwned>(body: &wasm_bindgen::JsValue) -> Result<T, String> {
+    let text: String = js_sys::JSON::stringify(body).map_err(|_| "body is not JSON".to_string())?.into();
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
