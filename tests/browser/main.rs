@@ -173,10 +173,17 @@ async fn server_errors_open_the_breaker_and_jobs_complete_once_it_recovers() {
     assert_eq!(job["step"], "waiting_for_browser");
     let failed = count(&stack().browser_stats().await, 500) - count(&before, 500);
     assert!(failed >= 3, "the breaker opened after 3 failures, saw {failed}");
-    // While open, nothing reaches the service.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // While open, nothing reaches the service; after the cool-down exactly one probe does, fails, and the
+    // breaker opens again.
+    let opened_at = h["data"]["circuits"]["browser_rendering"]["opened_at"].clone();
+    assert!(opened_at.is_number(), "{h}");
+    eventually("the failed probe to reopen the breaker", WAIT, || async {
+        let c = health().await["data"]["circuits"]["browser_rendering"].clone();
+        (c["state"] == "open" && c["opened_at"].is_number() && c["opened_at"] != opened_at).then_some(())
+    })
+    .await;
     let during = count(&stack().browser_stats().await, 500) - count(&before, 500);
-    assert!(during <= failed + 1, "at most one probe while open ({failed} → {during})");
+    assert_eq!(during, failed + 1, "one probe between two openings, nothing else ({failed} → {during})");
 
     stack().browser_faults(None).await;
     let job = wait_status(&t, &id, &["COMPLETED", "FAILED"]).await;
