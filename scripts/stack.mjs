@@ -16,7 +16,9 @@
 //                                 (JSON object of extra Worker vars, e.g. short JWKS cache windows),
 //                                 STACK_BROWSER_CONSUMER_VARS (JSON object: run the browser-jobs consumer
 //                                 as a second Worker in the same wrangler dev, the same code with these
-//                                 vars changed, as when a deploy changes a flag while messages wait).
+//                                 vars changed, as when a deploy changes a flag while messages wait),
+//                                 STACK_DROP_PRODUCERS (comma-separated producer bindings left out of the
+//                                 Worker's config, as in a deploy that forgot one: sends to them fail).
 //   node scripts/stack.mjs pgtap  PostgreSQL only, in a temp folder: migrations up, every migration down
 //                                 and up again (each is reversible), then pg_prove on sql/tests/*.sql.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
@@ -294,6 +296,7 @@ function writeWorkerEnv(keys) {
 }
 
 const browserConsumerVars = process.env.STACK_BROWSER_CONSUMER_VARS ? JSON.parse(process.env.STACK_BROWSER_CONSUMER_VARS) : null;
+const dropProducers = (process.env.STACK_DROP_PRODUCERS || "").split(",").filter(Boolean);
 
 // Two Worker configs from wrangler.toml: the Worker without its browser-jobs consumer, and a second
 // Worker (same code) that only consumes browser-jobs, with its own vars. Paths become absolute because the
@@ -305,7 +308,10 @@ function splitWorkerConfigs(envFile) {
     .replace(/^main = .*$/m, `main = ${JSON.stringify(entry)}`)
     .replace(/^command = .*$/m, `command = ${JSON.stringify(`bash ${path.join(root, "scripts/build.sh")}`)}`)
     .replace(/^watch_dir = .*$/m, "")
-    .replace(/\[\[queues\.consumers\]\]\nqueue = "browser-jobs"\n(?:[a-z_]+ = .*\n)*/, "");
+    .replace(/\[\[queues\.consumers\]\]\nqueue = "browser-jobs"\n(?:[a-z_]+ = .*\n)*/, browserConsumerVars ? "" : "$&");
+  // A deploy that forgot a producer binding: the Worker's send to that queue fails (STACK_DROP_PRODUCERS).
+  const withoutProducers = dropProducers.reduce(
+    (cfg, b) => cfg.replace(new RegExp(`\\[\\[queues\\.producers\\]\\]\\nbinding = "${b}"\\n(?:[a-z_]+ = .*\\n)*`), ""), primary);
   const vars = Object.fromEntries(fs.readFileSync(envFile, "utf8").split("\n").filter(Boolean)
     .map((l) => [l.slice(0, l.indexOf("=")), JSON.parse(l.slice(l.indexOf("=") + 1))]));
   const consumer = [
@@ -320,13 +326,14 @@ function splitWorkerConfigs(envFile) {
   ].join("\n");
   const primaryFile = path.join(stateDir, "wrangler.primary.toml");
   const consumerFile = path.join(stateDir, "wrangler.browser-consumer.toml");
-  fs.writeFileSync(primaryFile, primary);
+  fs.writeFileSync(primaryFile, withoutProducers);
+  if (!browserConsumerVars) return ["-c", primaryFile];
   fs.writeFileSync(consumerFile, consumer, { mode: 0o600 });
   return ["-c", primaryFile, "-c", consumerFile];
 }
 
 async function startWorker(envFile) {
-  const files = browserConsumerVars ? splitWorkerConfigs(envFile) : [];
+  const files = browserConsumerVars || dropProducers.length ? splitWorkerConfigs(envFile) : [];
   if (!isTest && fs.existsSync(path.join(root, ".dev.vars"))) files.push("--env-file", path.join(root, ".dev.vars"));
   files.push("--env-file", envFile);
   startChild("wrangler", path.join(root, "node_modules/.bin/wrangler"), [
