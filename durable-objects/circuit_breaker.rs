@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 /// The binding name in `wrangler.toml`.
-pub const BINDING: &str = "CIRCUIT_BREAKER";
+pub const BINDING: &str = crate::config::bindings::CIRCUIT_BREAKER;
 const KEY: &str = "breaker";
 
 #[durable_object]

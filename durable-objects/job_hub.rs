@@ -25,7 +25,7 @@ use std::time::Duration;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 /// The binding name in `wrangler.toml`.
-pub const BINDING: &str = "JOB_HUB";
+pub const BINDING: &str = crate::config::bindings::JOB_HUB;
 /// How long a finished job's state and frames are kept for replay.
 pub const RETENTION_MS: f64 = 3_600_000.0;
 pub const PING_INTERVAL: Duration = Duration::from_secs(15);

@@ -37,8 +37,8 @@ pub struct DeadLetters {
     pub queue: &'static str,
 }
 
-pub const JOBS_DLQ: DeadLetters = DeadLetters { binding: "JOBS_DLQ", queue: "jobs-dlq" };
-pub const BROWSER_JOBS_DLQ: DeadLetters = DeadLetters { binding: "BROWSER_JOBS_DLQ", queue: "browser-jobs-dlq" };
+pub const JOBS_DLQ: DeadLetters = DeadLetters { binding: crate::config::bindings::JOBS_DLQ, queue: "jobs-dlq" };
+pub const BROWSER_JOBS_DLQ: DeadLetters = DeadLetters { binding: crate::config::bindings::BROWSER_JOBS_DLQ, queue: "browser-jobs-dlq" };
 
 enum Next {
     Ack,

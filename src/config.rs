@@ -11,6 +11,19 @@ use crate::domain::ssrf::{DenyList, DEFAULT_DENY};
 use std::fmt;
 use worker::Env;
 
+/// Binding names, as declared in `wrangler.toml` for every environment (a host test checks each one).
+pub mod bindings {
+    pub const JOBS_QUEUE: &str = "JOBS_QUEUE";
+    pub const BROWSER_JOBS_QUEUE: &str = "BROWSER_JOBS_QUEUE";
+    pub const STRIPE_WEBHOOKS_QUEUE: &str = "STRIPE_WEBHOOKS_QUEUE";
+    pub const JOBS_DLQ: &str = "JOBS_DLQ";
+    pub const BROWSER_JOBS_DLQ: &str = "BROWSER_JOBS_DLQ";
+    pub const JOB_HUB: &str = "JOB_HUB";
+    pub const CIRCUIT_BREAKER: &str = "CIRCUIT_BREAKER";
+    pub const ALL: [&str; 7] =
+        [JOBS_QUEUE, BROWSER_JOBS_QUEUE, STRIPE_WEBHOOKS_QUEUE, JOBS_DLQ, BROWSER_JOBS_DLQ, JOB_HUB, CIRCUIT_BREAKER];
+}
+
 pub const ENVIRONMENT: &str = "ENVIRONMENT";
 pub const SUPABASE_URL: &str = "SUPABASE_URL";
 pub const POSTGREST_URL: &str = "POSTGREST_URL";
@@ -281,6 +294,24 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_binding_is_declared_in_every_environment() {
+        let toml = include_str!("../wrangler.toml");
+        for env in ["", "env.staging.", "env.production."] {
+            for b in bindings::ALL {
+                let declared = toml.split(&format!("[[{env}")).skip(1).any(|section| {
+                    let header = section.lines().next().unwrap_or("");
+                    (header.starts_with("queues.producers]]") || header.starts_with("durable_objects.bindings]]"))
+                        && section
+                            .lines()
+                            .take(3)
+                            .any(|l| l.trim() == format!("binding = \"{b}\"") || l.trim() == format!("name = \"{b}\""))
+                });
+                assert!(declared, "{b} is not declared for [{env}] in wrangler.toml");
+            }
+        }
+    }
 
     #[test]
     fn secrets_do_not_print() {

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use worker::Request;
 
 /// The queue producer binding for verified Stripe events.
-pub const WEBHOOK_QUEUE_BINDING: &str = "STRIPE_WEBHOOKS_QUEUE";
+pub const WEBHOOK_QUEUE_BINDING: &str = crate::config::bindings::STRIPE_WEBHOOKS_QUEUE;
 
 async fn verify(cfg: &crate::config::Config, header_value: Option<&str>, raw: &[u8]) -> Result<(), SignatureError> {
     let parsed = sig::parse_header(header_value)?;

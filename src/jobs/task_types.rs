@@ -33,8 +33,8 @@ impl TaskType {
     /// The queue producer binding a task type's envelopes go to.
     pub fn queue_binding(self) -> &'static str {
         match self {
-            TaskType::HttpRequest => "JOBS_QUEUE",
-            TaskType::BrowserExtractText => "BROWSER_JOBS_QUEUE",
+            TaskType::HttpRequest => crate::config::bindings::JOBS_QUEUE,
+            TaskType::BrowserExtractText => crate::config::bindings::BROWSER_JOBS_QUEUE,
         }
     }
 
