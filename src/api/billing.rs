@@ -21,18 +21,28 @@ use worker::Request;
 /// The queue producer binding for verified Stripe events.
 pub const WEBHOOK_QUEUE_BINDING: &str = crate::config::bindings::STRIPE_WEBHOOKS_QUEUE;
 
-async fn verify(cfg: &crate::config::Config, header_value: Option<&str>, raw: &[u8]) -> Result<(), SignatureError> {
+/// Why a webhook was not verified: the sender's fault (400), or ours (the runtime's WebCrypto failed: 500,
+/// so Stripe retries; never reported as a bad signature).
+#[derive(Debug, thiserror::Error)]
+enum VerifyError {
+    #[error(transparent)]
+    Refused(#[from] SignatureError),
+    #[error("WebCrypto HMAC failed: {0}")]
+    Crypto(String),
+}
+
+async fn verify(cfg: &crate::config::Config, header_value: Option<&str>, raw: &[u8]) -> Result<(), VerifyError> {
     let parsed = sig::parse_header(header_value)?;
     sig::check_tolerance(parsed.timestamp, (platform::now_ms() / 1000.0) as i64)?;
     let payload = sig::signed_payload(parsed.timestamp, raw);
     let mut expected = Vec::new();
     for secret in &cfg.stripe_webhook_secrets {
-        expected.push(hmac_sha256(secret.expose().as_bytes(), &payload).await.map_err(|_| SignatureError::Mismatch)?);
+        expected.push(hmac_sha256(secret.expose().as_bytes(), &payload).await.map_err(VerifyError::Crypto)?);
     }
     if sig::any_matches(&expected, &parsed) {
         Ok(())
     } else {
-        Err(SignatureError::Mismatch)
+        Err(SignatureError::Mismatch.into())
     }
 }
 
@@ -45,9 +55,13 @@ pub async fn webhook(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, A
         return Err(ApiError::BillingNotConfigured { setting: "STRIPE_WEBHOOK_SECRET" });
     }
     let raw = read_body(req, ctx.cfg.max_body_bytes).await?;
-    if let Err(e) = verify(ctx.cfg, header(req, "Stripe-Signature").as_deref(), &raw).await {
-        log::warn("webhook: signature refused", json!({ "request_id": ctx.request_id, "reason": e.to_string() }));
-        return Err(ApiError::invalid("invalid Stripe-Signature"));
+    match verify(ctx.cfg, header(req, "Stripe-Signature").as_deref(), &raw).await {
+        Ok(()) => {}
+        Err(VerifyError::Crypto(e)) => return Err(ApiError::Internal(format!("webhook: WebCrypto HMAC failed: {e}"))),
+        Err(VerifyError::Refused(e)) => {
+            log::warn("webhook: signature refused", json!({ "request_id": ctx.request_id, "reason": e.to_string() }));
+            return Err(ApiError::invalid("invalid Stripe-Signature"));
+        }
     }
     let body: Value = serde_json::from_slice(&raw).map_err(|_| ApiError::invalid("body is not a Stripe event"))?;
     let (Some(id), Some(kind), Some(_)) = (body["id"].as_str(), body["type"].as_str(), body["created"].as_i64()) else {
