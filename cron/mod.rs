@@ -148,6 +148,14 @@ async fn redrive_webhooks(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>
 /// PENDING or RUNNING jobs past their deadline become FAILED `stuck` (idempotent: a second run finds
 /// nothing), and their subscribers get the terminal frame.
 async fn sweep_stuck_jobs(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
+    // Waiting work past its TTL first: `expired` says more than `stuck`.
+    let expired: Vec<_> = match db.call(&rpc::ExpirePendingJobs { p_ttl_secs: cfg.job_pending_ttl_secs }).await {
+        Ok(a) => a.into_iter().flatten().collect(),
+        Err(e) => {
+            crate::log::error("cron: expiry failed; the next run retries", json!({ "error": e.to_string() }));
+            return run.finish("failed", json!({}), &format!("database: {e}")).await;
+        }
+    };
     let args = rpc::SweepStuckJobs { p_pending_secs: cfg.stuck_pending_secs, p_running_secs: cfg.stuck_running_secs };
     let swept: Vec<_> = match db.call(&args).await {
         Ok(a) => a.into_iter().flatten().collect(),
@@ -156,12 +164,13 @@ async fn sweep_stuck_jobs(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>
             return run.finish("failed", json!({}), &format!("database: {e}")).await;
         }
     };
-    for job in &swept {
+    for job in expired.iter().chain(&swept) {
         if let Ok(hub) = JobHubClient::for_account(env, &job.account_id) {
             hub.publish(job, &job.correlation_id).await;
         }
     }
-    run.finish("ok", json!({ "swept": swept.len() }), if swept.is_empty() { "no stuck jobs" } else { "swept" }).await;
+    let message = if swept.is_empty() && expired.is_empty() { "no stuck or expired jobs" } else { "swept" };
+    run.finish("ok", json!({ "swept": swept.len(), "expired": expired.len() }), message).await;
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! Platform docs: <https://developers.cloudflare.com/durable-objects/api/sql-storage/>.
 
 use crate::contract::sse::sse_frame_json;
-use crate::jobs::model::{JobFrame, JobStatus, PublicJob};
+use crate::jobs::model::{JobFrame, JobStatus};
 use futures_channel::mpsc::{unbounded, UnboundedSender};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -54,7 +54,7 @@ pub struct JobHub {
 #[derive(Deserialize)]
 struct OpenReq {
     #[serde(default)]
-    job: Option<PublicJob>,
+    job: Option<Value>,
     #[serde(default)]
     last_event_id: Option<i64>,
     max_streams: usize,
@@ -62,7 +62,7 @@ struct OpenReq {
 
 #[derive(Deserialize)]
 struct PublishReq {
-    job: PublicJob,
+    job: Value,
 }
 
 #[derive(Deserialize)]
@@ -103,14 +103,20 @@ impl JobHub {
 
     /// Stores a job row and sends its frame. A row for a job already terminal here is ignored, so a late
     /// or duplicate publisher can never move a finished job backwards.
-    async fn publish(&self, job: &PublicJob) -> Result<Option<i64>> {
-        let job_id = job.id.as_str();
-        if self.stored(job_id)?.is_some_and(|prev| is_terminal(&prev)) {
-            return Ok(None);
+    /// `job` is the public view the Worker sends ([`crate::jobs::PublicJob`]), stored as the snapshot.
+    async fn publish(&self, job: &Value) -> Result<Option<i64>> {
+        let Ok(frame) = serde_json::from_value::<JobFrame>(job.clone()) else { return Ok(None) };
+        let job_id = frame.id.as_str();
+        if let Some(prev) = self.stored(job_id)? {
+            // A finished job never moves back; and a state already sent (a waiting job asking again for a
+            // slot) is not sent twice.
+            if is_terminal(&prev) || serde_json::from_value::<JobFrame>(prev).is_ok_and(|p| p.same_state(&frame)) {
+                return Ok(None);
+            }
         }
-        let data = serde_json::to_string(&JobFrame::from(job))?;
+        let data = serde_json::to_string(&frame)?;
         let now = worker::Date::now().as_millis() as i64;
-        let terminal = job.status.is_terminal();
+        let terminal = frame.status.is_terminal();
         let seq: Vec<EventRow> = self
             .sql()
             .exec("INSERT INTO job_events (job_id, frame) VALUES (?, ?) RETURNING seq, frame", vec![job_id.into(), data.clone().into()])?
@@ -120,7 +126,7 @@ impl JobHub {
         self.sql().exec(
             "INSERT INTO job_state (job_id, snapshot, terminal_at) VALUES (?, ?, ?)
              ON CONFLICT (job_id) DO UPDATE SET snapshot = excluded.snapshot, terminal_at = excluded.terminal_at",
-            vec![job_id.into(), serde_json::to_string(job)?.into(), terminal_at],
+            vec![job_id.into(), job.to_string().into(), terminal_at],
         )?;
         let frame = sse_frame_json(seq, "job", &data).into_bytes();
         self.subs.borrow_mut().retain(|s| {
@@ -225,7 +231,7 @@ impl DurableObject for JobHub {
                     Ok(o) => o,
                     Err(e) => return json_response(400, &json!({ "error": e.to_string() })),
                 };
-                let job = if path == "/events" { open.job.as_ref().map(|j| j.id.to_string()) } else { None };
+                let job = if path == "/events" { open.job.as_ref().and_then(|j| j["id"].as_str()).map(str::to_string) } else { None };
                 if path == "/events" && job.is_none() {
                     return json_response(400, &json!({ "error": "job required" }));
                 }

@@ -20,7 +20,7 @@ use crate::adapters::postgrest::{DbError, ServiceDb};
 use crate::adapters::rpc;
 use crate::config::Config;
 use crate::jobs::envelope::JobEnvelope;
-use crate::jobs::lifecycle::{decide, retry_delay_secs, Decision, Finish, Gates, Outcome, Policy, Skip, TaskError};
+use crate::jobs::lifecycle::{decide, retry_delay_secs, slot_poll_delay_secs, Decision, Finish, Gates, Outcome, Policy, Skip, TaskError};
 use crate::jobs::payloads::{BrowserExtractPayload, HttpRequestPayload};
 use crate::jobs::task_types::disabled_flag;
 use crate::jobs::{JobRow, JobStatus, TaskType};
@@ -66,7 +66,8 @@ pub async fn handle(msg: RawMessage, env: &Env, cfg: &Config, db: &ServiceDb, dl
             return;
         }
     };
-    let next = match process(&envelope, env, cfg, db, dlq).await {
+    let queued_for_secs = ((crate::platform::now_ms() - msg.timestamp().as_millis() as f64) / 1000.0).max(0.0);
+    let next = match process(&envelope, queued_for_secs, env, cfg, db, dlq).await {
         Ok(n) => n,
         Err(e) => {
             log::error(
@@ -133,7 +134,14 @@ impl Delivery<'_> {
     }
 }
 
-async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dlq: DeadLetters) -> Result<Next, ConsumeError> {
+async fn process(
+    env_: &JobEnvelope,
+    queued_for_secs: f64,
+    env: &Env,
+    cfg: &Config,
+    db: &ServiceDb,
+    dlq: DeadLetters,
+) -> Result<Next, ConsumeError> {
     let id = &env_.job_id;
     let hub = JobHubClient::for_account(env, &env_.meta.account_id).map_err(|e| ConsumeError::Hub(e.to_string()))?;
     let d = Delivery { envelope: env_, db, hub };
@@ -179,7 +187,7 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dl
     }
 
     // Started.
-    let job = match db.call(&rpc::JobStart { p_job_id: id }).await {
+    let job = match db.call(&rpc::JobStart { p_job_id: id, p_pending_ttl_secs: cfg.job_pending_ttl_secs }).await {
         Ok(j) => j,
         Err(e) => {
             hand_back_probe(&breaker, probe).await;
@@ -199,7 +207,13 @@ async fn process(env_: &JobEnvelope, env: &Env, cfg: &Config, db: &ServiceDb, dl
                     log::warn("jobs: job no longer exists; dropping its message", json!({ "request_id": rid, "job_id": id }))
                 }
                 Decision::Skip(Skip::AlreadyFinished(status)) => {
-                    log::info("jobs: duplicate delivery of a finished job", json!({ "request_id": rid, "job_id": id, "status": status }))
+                    // Usually a duplicate delivery; or the job expired just now: subscribers get its frame.
+                    d.publish(job.as_ref()).await;
+                    log::info("jobs: delivery of a finished job", json!({ "request_id": rid, "job_id": id, "status": status }))
+                }
+                Decision::WaitForSlot => {
+                    d.publish(job.as_ref()).await;
+                    return Ok(Next::RetryIn(slot_poll_delay_secs(queued_for_secs)));
                 }
                 Decision::Finish(f) => {
                     d.finish(&f).await?;

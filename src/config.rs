@@ -20,8 +20,11 @@ pub mod bindings {
     pub const BROWSER_JOBS_DLQ: &str = "BROWSER_JOBS_DLQ";
     pub const JOB_HUB: &str = "JOB_HUB";
     pub const CIRCUIT_BREAKER: &str = "CIRCUIT_BREAKER";
-    pub const ALL: [&str; 7] =
-        [JOBS_QUEUE, BROWSER_JOBS_QUEUE, STRIPE_WEBHOOKS_QUEUE, JOBS_DLQ, BROWSER_JOBS_DLQ, JOB_HUB, CIRCUIT_BREAKER];
+    pub const ACCOUNT_LIMITER: &str = "ACCOUNT_LIMITER";
+    /// Cloudflare's Rate Limiting binding (`[[ratelimits]]`): per client IP, unauthenticated routes.
+    pub const IP_RATE_LIMITER: &str = "IP_RATE_LIMITER";
+    pub const ALL: [&str; 8] =
+        [JOBS_QUEUE, BROWSER_JOBS_QUEUE, STRIPE_WEBHOOKS_QUEUE, JOBS_DLQ, BROWSER_JOBS_DLQ, JOB_HUB, CIRCUIT_BREAKER, ACCOUNT_LIMITER];
 }
 
 pub const ENVIRONMENT: &str = "ENVIRONMENT";
@@ -38,6 +41,7 @@ pub const JWKS_STALE_SECS: &str = "JWKS_STALE_SECS";
 pub const JWKS_REFETCH_MIN_INTERVAL_SECS: &str = "JWKS_REFETCH_MIN_INTERVAL_SECS";
 pub const JWKS_FETCH_TIMEOUT_MS: &str = "JWKS_FETCH_TIMEOUT_MS";
 pub const POSTGREST_TIMEOUT_MS: &str = "POSTGREST_TIMEOUT_MS";
+pub const JOB_PENDING_TTL_SECS: &str = "JOB_PENDING_TTL_SECS";
 pub const SSRF_DENY_CIDRS: &str = "SSRF_DENY_CIDRS";
 pub const JOB_RETRY_BASE_SECS: &str = "JOB_RETRY_BASE_SECS";
 pub const JOB_RETRY_MAX_SECS: &str = "JOB_RETRY_MAX_SECS";
@@ -70,7 +74,16 @@ pub const BREAKER_COOLDOWN_SECS: &str = "BREAKER_COOLDOWN_SECS";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Feature flags reported by `/health`: (variable, default when unset).
-pub const FEATURE_FLAGS: &[(&str, bool)] = &[("FF_BROWSER_WORKER_ENABLED", true), ("FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED", true)];
+/// Feature flags and their defaults. `FF_RATE_LIMITS_ENABLED` is the operator's switch for the plan
+/// request limit (docs/adr/0014): off, requests are neither counted nor refused.
+pub const FEATURE_FLAGS: &[(&str, bool)] =
+    &[("FF_BROWSER_WORKER_ENABLED", true), ("FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED", true), ("FF_RATE_LIMITS_ENABLED", true)];
+
+impl Config {
+    pub fn feature(&self, name: &str) -> bool {
+        self.features.iter().any(|(n, on)| *n == name && *on)
+    }
+}
 
 /// A secret value. `Debug` prints `Secret([redacted])`; there is no `Display`.
 #[derive(Clone)]
@@ -107,6 +120,8 @@ pub struct Config {
     pub postgrest_url: String,
     /// Timeout of every PostgREST call (`POSTGREST_TIMEOUT_MS`, default 8000).
     pub postgrest_timeout_ms: u32,
+    /// A job still PENDING this long after submission expires (`JOB_PENDING_TTL_SECS`, default 3600).
+    pub job_pending_ttl_secs: u32,
     pub anon_key: Secret,
     pub service_role_key: Secret,
     pub cors: CorsPolicy,
@@ -282,6 +297,7 @@ impl Config {
             supabase_url,
             postgrest_url,
             postgrest_timeout_ms: number(env, POSTGREST_TIMEOUT_MS, 8000.0)?.clamp(100.0, 60_000.0) as u32,
+            job_pending_ttl_secs: number(env, JOB_PENDING_TTL_SECS, 3600.0)?.clamp(10.0, 7.0 * 86_400.0) as u32,
             anon_key: Secret::new(required(env, SUPABASE_ANON_KEY)?),
             service_role_key: Secret::new(required(env, SUPABASE_SERVICE_ROLE_KEY)?),
             cors: CorsPolicy::parse(&get(env, CORS_ORIGINS).unwrap_or_default()),

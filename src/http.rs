@@ -10,6 +10,7 @@ use crate::contract::request_id;
 use crate::contract::routes::{self, Method};
 use crate::{log, platform};
 use serde_json::{json, Value};
+use std::cell::RefCell;
 use worker::{Env, Headers, Request, Response};
 
 /// Headers every response carries. The CSP is for JSON: nothing may load, nothing may frame it.
@@ -60,6 +61,8 @@ pub struct RequestCtx<'a> {
     pub env: &'a Env,
     pub request_id: &'a str,
     pub params: Vec<String>,
+    /// Header fields every answer to this request carries, errors included (e.g. `RateLimit-*`).
+    pub response_headers: &'a RefCell<Vec<(&'static str, String)>>,
 }
 
 /// A request header's value, if present and readable.
@@ -107,9 +110,10 @@ pub async fn serve(mut req: Request, env: Env) -> worker::Result<Response> {
         }
     };
 
+    let response_headers = RefCell::new(Vec::new());
     let outcome = match &cfg {
         None => Err(ApiError::Internal("configuration error".into())),
-        Some(cfg) => dispatch(&mut req, &env, cfg, method, &path, origin.as_deref(), &request_id).await,
+        Some(cfg) => dispatch(&mut req, &env, cfg, method, &path, origin.as_deref(), &request_id, &response_headers).await,
     };
 
     let (resp, err_for_log) = match outcome {
@@ -119,6 +123,7 @@ pub async fn serve(mut req: Request, env: Env) -> worker::Result<Response> {
 
     let headers = resp.headers();
     headers.set("X-Request-Id", &request_id)?;
+    apply_headers(headers, &response_headers.borrow());
     for (k, v) in SECURITY_HEADERS {
         // Streams keep their own Cache-Control (no-cache).
         if *k == "Cache-Control" && headers.has("Cache-Control").unwrap_or(false) {
@@ -159,6 +164,7 @@ async fn dispatch(
     path: &str,
     origin: Option<&str>,
     request_id: &str,
+    response_headers: &RefCell<Vec<(&'static str, String)>>,
 ) -> Result<Response, ApiError> {
     if method == Method::Options {
         return preflight(cfg, path, origin, header(req, "Access-Control-Request-Method").is_some())
@@ -166,7 +172,7 @@ async fn dispatch(
     }
     body::check_declared_length(header(req, "Content-Length").as_deref(), cfg.max_body_bytes)?;
     let matched = routes::match_route(method, path)?;
-    let ctx = RequestCtx { cfg, env, request_id, params: matched.params };
+    let ctx = RequestCtx { cfg, env, request_id, params: matched.params, response_headers };
     let reply = api::handle(matched.route, req, &ctx).await?;
     let ts = platform::now_rfc3339();
     let built = match reply {

@@ -2,7 +2,7 @@
 -- exactly the argument types the Rust side declares. A host test keeps this list and the Rust one equal.
 begin;
 create extension if not exists pgtap;
-select plan(36);
+select plan(38);
 
 select has_function('public', 'health_check', array[]::text[], 'public.health_check() exists');
 select has_function('public', 'me', array['uuid']::text[], 'public.me(uuid) exists');
@@ -12,7 +12,9 @@ select has_function('public', 'list_jobs', array['integer', 'integer', 'text', '
 select has_function('public', 'get_job', array['uuid']::text[], 'public.get_job(uuid) exists');
 select has_function('public', 'cancel_job', array['uuid']::text[], 'public.cancel_job(uuid) exists');
 select has_function('public', 'stream_context', array['uuid', 'uuid']::text[], 'public.stream_context(uuid, uuid) exists');
-select has_function('public', 'job_start', array['uuid']::text[], 'public.job_start(uuid) exists');
+select has_function('public', 'job_start', array['uuid', 'integer']::text[], 'public.job_start(uuid, integer) exists');
+select has_function('public', 'request_limits', array['uuid']::text[], 'public.request_limits(uuid) exists');
+select has_function('public', 'expire_pending_jobs', array['integer']::text[], 'public.expire_pending_jobs(integer) exists');
 select has_function('public', 'job_retry', array['uuid', 'text']::text[], 'public.job_retry(uuid, text) exists');
 select has_function('public', 'job_defer', array['uuid', 'text']::text[], 'public.job_defer(uuid, text) exists');
 select has_function('public', 'job_finish', array['uuid', 'text', 'jsonb', 'text', 'text']::text[], 'public.job_finish(uuid, text, jsonb, text, text) exists');

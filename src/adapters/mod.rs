@@ -1,5 +1,6 @@
 //! Adapters to the outside world, each behind a small type that wraps its URL and credentials.
 
+pub mod account_limiter;
 pub mod breaker;
 pub mod browser_rendering;
 pub mod job_hub;

@@ -42,7 +42,9 @@ functions! {
     GetJob<'a> => "get_job"("uuid") -> Option<JobRow>;
     CancelJob<'a> => "cancel_job"("uuid") -> JobRow;
     StreamContext<'a> => "stream_context"("uuid", "uuid") -> StreamCtx;
-    JobStart<'a> => "job_start"("uuid") -> Option<JobRow>;
+    RequestLimits => "request_limits"("uuid") -> Limits;
+    JobStart<'a> => "job_start"("uuid", "integer") -> Option<JobRow>;
+    ExpirePendingJobs => "expire_pending_jobs"("integer") -> Vec<Option<JobRow>>;
     JobRetry<'a> => "job_retry"("uuid", "text") -> Option<JobRow>;
     JobDefer<'a> => "job_defer"("uuid", "text") -> Option<JobRow>;
     JobFinish<'a> => "job_finish"("uuid", "text", "jsonb", "text", "text") -> Option<JobRow>;
@@ -81,6 +83,19 @@ pub struct HealthCheck {}
 pub struct Me {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p_account_id: Option<String>,
+}
+
+/// The active account and its plan's request rate (`sql/migrations/*_plan_limits.sql`).
+#[derive(Serialize)]
+pub struct RequestLimits {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_account_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Limits {
+    pub account_id: AccountId,
+    pub rate_limit_per_minute: u32,
 }
 
 // ---- jobs (sql/migrations/*_job_lifecycle.sql, *_browser_jobs.sql) ----
@@ -164,6 +179,13 @@ pub struct StreamCtx {
 #[derive(Serialize)]
 pub struct JobStart<'a> {
     pub p_job_id: &'a JobId,
+    /// A PENDING job older than this expires instead of starting.
+    pub p_pending_ttl_secs: u32,
+}
+
+#[derive(Serialize)]
+pub struct ExpirePendingJobs {
+    pub p_ttl_secs: u32,
 }
 
 #[derive(Serialize)]

@@ -173,11 +173,16 @@ async fn open_stream(ctx: &RequestCtx<'_>, path: &str, sc: &rpc::StreamCtx, mut 
     let mut resp = hub.open(path, &body).await.map_err(|e| ApiError::Internal(format!("jobhub open: {e}")))?;
     match resp.status_code() {
         200 => {}
-        429 => return Err(ApiError::RateLimited { retry_after_secs: 5 }),
+        429 => return Err(ApiError::StreamLimitExceeded { limit: max_streams }),
         s => return Err(ApiError::Internal(format!("jobhub open: HTTP {s}"))),
     }
-    let stream = resp.stream().map_err(|e| ApiError::Internal(e.to_string()))?;
-    let out = worker::Response::from_stream(stream).map_err(|e| ApiError::Internal(e.to_string()))?;
+    // The object's own stream is handed to the client as is (no Rust stream in between), so a client
+    // that goes away cancels it at once and JobHub frees the account's stream slot.
+    let body = match resp.body() {
+        worker::ResponseBody::Stream(s) => worker::ResponseBody::Stream(s.clone()),
+        _ => return Err(ApiError::Internal("jobhub open: no stream".into())),
+    };
+    let out = worker::Response::from_body(body).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Reply::Stream(out))
 }
 

@@ -3,6 +3,7 @@
 pub mod billing;
 pub mod health;
 pub mod jobs;
+pub mod limits;
 pub mod me;
 pub mod openapi;
 
@@ -28,12 +29,19 @@ async fn caller(req: &Request, ctx: &RequestCtx<'_>) -> Result<auth::Authenticat
 
 pub async fn handle(route: Route, req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
     match route {
-        Route::Health => health::get(ctx).await,
-        Route::OpenApi => openapi::get(),
+        // Stripe's senders share addresses: the webhook is never limited per IP.
         Route::BillingWebhook => billing::webhook(req, ctx).await,
-        Route::CreditsPricing => billing::pricing(ctx).await,
+        Route::Health | Route::OpenApi | Route::CreditsPricing => {
+            limits::per_client_ip(req, ctx).await?;
+            match route {
+                Route::Health => health::get(ctx).await,
+                Route::OpenApi => openapi::get(),
+                _ => billing::pricing(ctx).await,
+            }
+        }
         route => {
             let who = caller(req, ctx).await?;
+            limits::per_account(ctx, &who).await?;
             match route {
                 Route::Me => me::get(ctx, &who).await,
                 Route::JobsCreate => jobs::create(req, ctx, &who).await,

@@ -45,7 +45,10 @@ pub enum ApiError {
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("rate limited")]
-    RateLimited { retry_after_secs: u32 },
+    RateLimited { retry_after_secs: u32, limit: u32 },
+    /// The account has its plan's number of open event streams.
+    #[error("stream limit exceeded")]
+    StreamLimitExceeded { limit: u32 },
     #[error("unavailable: {dependency}")]
     Unavailable { dependency: &'static str, retry_after_secs: u32 },
     /// A bug or an unexpected failure. The cause is logged, never sent.
@@ -76,7 +79,7 @@ impl ApiError {
             ApiError::FeatureDisabled { .. } => 403,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
-            ApiError::RateLimited { .. } => 429,
+            ApiError::RateLimited { .. } | ApiError::StreamLimitExceeded { .. } => 429,
             ApiError::Unavailable { .. } => 503,
             ApiError::Internal(_) => 500,
         }
@@ -99,6 +102,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::StreamLimitExceeded { .. } => "stream_limit_exceeded",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -123,7 +127,10 @@ impl ApiError {
             ApiError::FeatureDisabled { message, .. } => message.clone(),
             ApiError::PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
             ApiError::UnsupportedMediaType => "expected Content-Type: application/json".into(),
-            ApiError::RateLimited { .. } => "too many requests".into(),
+            ApiError::RateLimited { limit, .. } => format!("more than {limit} requests in a minute; retry later"),
+            ApiError::StreamLimitExceeded { limit } => {
+                format!("the account has {limit} open event streams, its plan's limit; close one first")
+            }
             ApiError::Unavailable { dependency, .. } => {
                 format!("a required dependency ({dependency}) is unavailable; retry later")
             }
@@ -143,7 +150,8 @@ impl ApiError {
             ApiError::BillingNotConfigured { setting } => json!({ "setting": setting }),
             ApiError::PlanLimitExceeded { details } | ApiError::InsufficientCredits { details } => details.clone(),
             ApiError::FeatureDisabled { details, .. } => details.clone(),
-            ApiError::RateLimited { retry_after_secs } => json!({ "retry_after_secs": retry_after_secs }),
+            ApiError::RateLimited { retry_after_secs, limit } => json!({ "retry_after_secs": retry_after_secs, "limit": limit }),
+            ApiError::StreamLimitExceeded { limit } => json!({ "limit": limit }),
             _ => json!({}),
         }
     }
@@ -153,9 +161,8 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => vec![("WWW-Authenticate", "Bearer".into())],
             ApiError::MethodNotAllowed { allow } => vec![("Allow", allow.join(", "))],
-            ApiError::RateLimited { retry_after_secs } => {
-                vec![("Retry-After", retry_after_secs.to_string())]
-            }
+            ApiError::RateLimited { retry_after_secs, .. } => vec![("Retry-After", retry_after_secs.to_string())],
+            ApiError::StreamLimitExceeded { .. } => vec![("Retry-After", "5".into())],
             ApiError::Unavailable { retry_after_secs, .. } => {
                 vec![("Retry-After", retry_after_secs.to_string())]
             }

@@ -7,5 +7,6 @@ pub mod browser;
 pub mod jwks_cache;
 pub mod jwt;
 pub mod metering;
+pub mod rate_limit;
 pub mod ssrf;
 pub mod stripe_signature;

@@ -7,9 +7,10 @@
 //! ```text
 //!  queued ──flag off──────────────────────────────▶ FAILED feature_flag_disabled
 //!    │ ──breaker open─────────────────────────────▶ (waits: job_defer, retry later; no attempt spent)
-//!    ▼ job_start (attempts + 1)
+//!    ▼ job_start (attempts + 1; or FAILED expired past the TTL; or no slot free: PENDING waiting_for_slot)
 //!  started ─missing / already finished────────────▶ skip (ack)
 //!    │ ────cancel requested───────────────────────▶ CANCELLED
+//!    │ ────no slot free (still PENDING)───────────▶ wait: redeliver later, no attempt spent
 //!    ▼ run the task
 //!  ran ──cancel requested (step boundary)─────────▶ CANCELLED
 //!    │ ──ok───────────────────────────────────────▶ COMPLETED
@@ -102,6 +103,8 @@ pub enum Decision {
     Run,
     /// Ack without a change.
     Skip(Skip),
+    /// The account is at its concurrent-job cap: redeliver later ([`slot_poll_delay_secs`]).
+    WaitForSlot,
     /// `job_finish` with this, then ack.
     Finish(Finish),
     /// `job_retry` with this error, then redeliver after `delay_secs`.
@@ -110,6 +113,13 @@ pub enum Decision {
     Defer { retry_in_secs: u32, reason: String },
     /// `job_finish` with this, send the envelope to the dead-letter queue, then ack.
     DeadLetter(Finish),
+}
+
+/// How long a message whose job waits for a slot is held before it asks again, from how long ago it was
+/// queued: about a fifth of its age, 1 s to 120 s. A slot is taken up within seconds while queues are
+/// short, and a job waiting an hour is redelivered about 55 times (within the queue's `max_retries`).
+pub fn slot_poll_delay_secs(queued_for_secs: f64) -> u32 {
+    (queued_for_secs / 5.0).clamp(1.0, 120.0) as u32
 }
 
 pub const BREAKER_WAIT_REASON: &str = "browser rendering circuit open; waiting for it to recover";
@@ -130,6 +140,7 @@ pub fn decide(row: Option<&JobRow>, gates: &Gates, outcome: &Outcome, policy: &P
             None => Decision::Skip(Skip::Missing),
             Some(j) if j.is_terminal() => Decision::Skip(Skip::AlreadyFinished(j.status)),
             Some(j) if j.cancel_requested_at.is_some() || gates.cancel_requested => Decision::Finish(Finish::cancelled()),
+            Some(j) if j.status == JobStatus::Pending => Decision::WaitForSlot,
             Some(_) => Decision::Run,
         },
         Outcome::Ran(result) => {
@@ -218,6 +229,9 @@ mod tests {
             ("started, cancel flag in the row", Some(flagged_row), &open, &Outcome::Started, cancelled()),
             ("started, cancel flag in JobHub", Some(running(1, 3)), &cancel, &Outcome::Started, cancelled()),
             ("started, runs", Some(running(1, 3)), &open, &Outcome::Started, Decision::Run),
+            ("started, no slot free", Some(JobRow { step: "waiting_for_slot".into(), ..test_row("PENDING") }), &open, &Outcome::Started, Decision::WaitForSlot),
+            ("started, no slot free but cancelled", Some(JobRow { step: "waiting_for_slot".into(), ..test_row("PENDING") }), &cancel, &Outcome::Started, cancelled()),
+            ("started, expired just now", Some(JobRow { failure_reason: Some(FailureReason::Expired), ..test_row("FAILED") }), &open, &Outcome::Started, Decision::Skip(Skip::AlreadyFinished(JobStatus::Failed))),
             ("ran ok", Some(running(1, 3)), &open, &ok, Decision::Finish(Finish { status: JobStatus::Completed, failure_reason: None, result: Some(json!({"status": 200})), last_error: None })),
             ("ran ok, cancelled meanwhile", Some(running(1, 3)), &cancel, &ok, cancelled()),
             ("ran, final error", Some(running(1, 3)), &open, &final_err, failed(FailureReason::TaskError, "HTTP 404")),
@@ -231,6 +245,21 @@ mod tests {
         for (name, row, gates, outcome, want) in table {
             assert_eq!(decide(row.as_ref(), gates, outcome, &POLICY), want, "{name}");
         }
+    }
+
+    #[test]
+    fn waiting_messages_poll_often_at_first_then_rarely() {
+        assert_eq!(slot_poll_delay_secs(0.0), 1);
+        assert_eq!(slot_poll_delay_secs(9.0), 1);
+        assert_eq!(slot_poll_delay_secs(50.0), 10);
+        assert_eq!(slot_poll_delay_secs(86_400.0), 120);
+        // An hour of waiting stays well within the jobs queue's max_retries (100).
+        let (mut t, mut polls) = (0.0, 0);
+        while t < 3600.0 {
+            t += slot_poll_delay_secs(t) as f64;
+            polls += 1;
+        }
+        assert!(polls < 80, "{polls} redeliveries in an hour");
     }
 
     #[test]

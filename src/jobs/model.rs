@@ -87,16 +87,19 @@ pub enum FailureReason {
     FeatureFlagDisabled,
     Cancelled,
     Stuck,
+    /// Still PENDING (waiting for a slot or a service) past `JOB_PENDING_TTL_SECS`.
+    Expired,
 }
 
 impl FailureReason {
-    pub const ALL: [FailureReason; 6] = [
+    pub const ALL: [FailureReason; 7] = [
         FailureReason::TaskError,
         FailureReason::Timeout,
         FailureReason::MaxAttemptsExceeded,
         FailureReason::FeatureFlagDisabled,
         FailureReason::Cancelled,
         FailureReason::Stuck,
+        FailureReason::Expired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -107,6 +110,7 @@ impl FailureReason {
             FailureReason::FeatureFlagDisabled => "feature_flag_disabled",
             FailureReason::Cancelled => "cancelled",
             FailureReason::Stuck => "stuck",
+            FailureReason::Expired => "expired",
         }
     }
 }
@@ -183,7 +187,7 @@ impl JobRow {
 
 /// The job as clients see it (API.md "The job"): an allow-list of the row's columns. `account_id`,
 /// `user_id`, `idempotency_key` and `cancel_requested_at` are internal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PublicJob {
     pub id: JobId,
     pub task_type: String,
@@ -216,6 +220,13 @@ pub struct JobFrame {
     pub updated_at: String,
     pub last_error: Option<String>,
     pub failure_reason: Option<FailureReason>,
+}
+
+impl JobFrame {
+    /// Whether two frames show the same state (everything but `updated_at`).
+    pub fn same_state(&self, other: &JobFrame) -> bool {
+        JobFrame { updated_at: String::new(), ..self.clone() } == JobFrame { updated_at: String::new(), ..other.clone() }
+    }
 }
 
 impl From<&PublicJob> for JobFrame {

@@ -9,6 +9,8 @@ use super::task_types::TaskType;
 const JOBS: &str = include_str!("../../sql/migrations/20261124000400_jobs.sql");
 const ACCOUNTS: &str = include_str!("../../sql/migrations/20261124000200_accounts.sql");
 const BILLING: &str = include_str!("../../sql/migrations/20261124000900_billing_logic.sql");
+/// The latest definition of the jobs' failure-reason constraint.
+const PLAN_LIMITS: &str = include_str!("../../sql/migrations/20261130000100_plan_limits.sql");
 
 /// The quoted values after `anchor` up to the closing `)`.
 fn quoted_after(sql: &str, anchor: &str) -> Vec<String> {
@@ -31,7 +33,7 @@ fn job_statuses_match_the_jobs_check_constraint() {
 
 #[test]
 fn failure_reasons_match_the_jobs_check_constraint() {
-    let sql = quoted_after(JOBS, "check (failure_reason in (");
+    let sql = quoted_after(PLAN_LIMITS, "check (failure_reason in (");
     let rust: Vec<String> = FailureReason::ALL.iter().map(|r| r.as_str().to_string()).collect();
     assert_eq!(sorted(sql), sorted(rust));
 }

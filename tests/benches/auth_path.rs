@@ -4,7 +4,7 @@
 //!
 //!   cargo bench -p e2e --bench auth_path            (BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_ROUNDS)
 
-use e2e::{http, unique_email, Stack};
+use e2e::{http, Stack};
 use futures::stream::{self, StreamExt};
 use std::time::{Duration, Instant};
 
@@ -43,7 +43,7 @@ async fn main() {
     let c = env_usize("BENCH_CONCURRENCY", 16);
     let rounds = env_usize("BENCH_ROUNDS", 3);
     let stack = Stack::start(&[]);
-    let token = stack.token_for(&unique_email("bench")).await.access_token;
+    let token = e2e::bench::unlimited_user(&stack, "bench").await;
     let client = http();
     let health = stack.url("/health");
     let me = stack.url("/api/v1/me");

@@ -14,7 +14,7 @@ async fn main() {
     let n = env_usize("BENCH_BROWSER_JOBS", 20);
     let stack = Stack::start(&[]);
     // The runs exceed FREE's quota and credits.
-    let (token, _) = stack.user_on_plan("bench-browser", "ENTERPRISE", 100_000).await;
+    let token = e2e::bench::unlimited_user(&stack, "bench-browser").await;
     let job = || {
         json!({"task_type": "browser.extract_text",
         "payload": {"url": target().url(&format!("/page/{}", uuid::Uuid::new_v4().simple())), "selector": "#content"}})

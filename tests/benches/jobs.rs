@@ -15,7 +15,7 @@ async fn main() {
     let concurrent = env_usize("BENCH_JOBS_CONCURRENT", 300);
     let stack = Stack::start(&[]);
     // The run exceeds FREE's quota and credits: put the account on ENTERPRISE with enough credits.
-    let (token, _) = stack.user_on_plan("bench-jobs", "ENTERPRISE", 100_000).await;
+    let token = e2e::bench::unlimited_user(&stack, "bench-jobs").await;
     let job = || json!({"task_type": "http.request", "payload": {"url": target().url(&format!("/ok/{}", uuid::Uuid::new_v4().simple()))}});
     round(&stack, &token, 5, 1, job).await; // warm-up
     println!("jobs benchmark: trivial http.request, submit -> COMPLETED frame on /api/v1/jobs/stream, through wrangler dev");

@@ -94,3 +94,17 @@ async fn run(stack: &Stack, token: &str, jobs: usize, concurrency: usize, job: i
 pub fn pct(v: &[f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
+
+/// A benchmark user on ENTERPRISE whose plan's request limit is raised out of the way (service role,
+/// this stack's own database), so a benchmark measures throughput, not the plan's promise. The limiter
+/// still counts every request.
+pub async fn unlimited_user(stack: &Stack, tag: &str) -> String {
+    let r = stack
+        .service(reqwest::Method::PATCH, "/plans?code=eq.ENTERPRISE")
+        .json(&serde_json::json!({ "rate_limit_per_minute": 1_000_000_000 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "raise the ENTERPRISE limit: {}", r.status());
+    stack.user_on_plan(tag, "ENTERPRISE", 100_000).await.0
+}
