@@ -10,8 +10,8 @@
 use crate::adapters::breaker::{self, BreakerClient};
 use crate::adapters::postgrest::Db;
 use crate::adapters::rpc;
+use crate::api::{Reply, RequestCtx};
 use crate::contract::error::ApiError;
-use crate::http::{Reply, RequestCtx};
 use crate::log;
 use serde_json::{json, Map, Value};
 

@@ -5,11 +5,11 @@ use crate::adapters::job_hub::JobHubClient;
 use crate::adapters::postgrest::Db;
 use crate::adapters::rpc::{self, SubmitOutcome};
 use crate::api::account_arg;
+use crate::api::{header, read_body, Reply, RequestCtx};
 use crate::auth::Authenticated;
 use crate::contract::body;
 use crate::contract::envelope::Pagination;
 use crate::contract::error::ApiError;
-use crate::http::{header, read_body, Reply, RequestCtx};
 use crate::jobs::envelope::{EnvelopeMeta, JobEnvelope};
 use crate::jobs::list::ListQuery;
 use crate::jobs::payloads::SubmitJob;
@@ -170,7 +170,7 @@ async fn open_stream(ctx: &RequestCtx<'_>, path: &str, sc: &rpc::StreamCtx, mut 
     });
     body["max_streams"] = Value::from(max_streams);
     let hub = hub(ctx, &sc.account_id)?;
-    let mut resp = hub.open(path, &body).await.map_err(|e| ApiError::Internal(format!("jobhub open: {e}")))?;
+    let resp = hub.open(path, &body).await.map_err(|e| ApiError::Internal(format!("jobhub open: {e}")))?;
     match resp.status_code() {
         200 => {}
         429 => return Err(ApiError::StreamLimitExceeded { limit: max_streams }),

@@ -6,9 +6,9 @@
 use crate::adapters::postgrest::Db;
 use crate::adapters::rpc;
 use crate::api::account_arg;
+use crate::api::{Reply, RequestCtx};
 use crate::auth::Authenticated;
 use crate::contract::error::ApiError;
-use crate::http::{Reply, RequestCtx};
 
 pub async fn get(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
     // The account argument is omitted rather than null for the personal account: the SQL default applies

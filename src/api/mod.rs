@@ -1,6 +1,7 @@
 //! The HTTP API, one module per resource. [`handle`] maps a matched route to its handler.
 
 pub mod billing;
+pub mod handler;
 pub mod health;
 pub mod jobs;
 pub mod limits;
@@ -10,7 +11,7 @@ pub mod openapi;
 use crate::auth;
 use crate::contract::error::ApiError;
 use crate::contract::routes::Route;
-use crate::http::{header, Reply, RequestCtx};
+pub use handler::{header, read_body, Reply, RequestCtx};
 use worker::Request;
 
 /// The `p_account_id` argument: the account the caller selected with `X-Account-Id`, or `None` (the

@@ -1,8 +1,8 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document, compiled into the Worker from `docs/openapi.json`.
 //! Served bare (not in the envelope) so generators and validators can consume it directly.
 
+use crate::api::Reply;
 use crate::contract::error::ApiError;
-use crate::http::Reply;
 
 const DOCUMENT: &str = include_str!("../../docs/openapi.json");
 
