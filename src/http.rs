@@ -66,7 +66,10 @@ pub async fn serve(mut req: Request, env: Env) -> worker::Result<Response> {
     let response_headers = RefCell::new(Vec::new());
     let outcome = match &cfg {
         None => Err(ApiError::Internal("configuration error".into())),
-        Some(cfg) => dispatch(&mut req, &env, cfg, method, &path, origin.as_deref(), &request_id, &response_headers).await,
+        Some(cfg) => {
+            let incoming = Incoming { method, path: &path, origin: origin.as_deref(), request_id: &request_id };
+            dispatch(&mut req, &env, cfg, incoming, &response_headers).await
+        }
     };
 
     let (resp, err_for_log) = match outcome {
@@ -109,16 +112,22 @@ pub async fn serve(mut req: Request, env: Env) -> worker::Result<Response> {
     Ok(resp)
 }
 
+/// What the pipeline read off a request before dispatching it.
+struct Incoming<'a> {
+    method: Method,
+    path: &'a str,
+    origin: Option<&'a str>,
+    request_id: &'a str,
+}
+
 async fn dispatch(
     req: &mut Request,
     env: &Env,
     cfg: &Config,
-    method: Method,
-    path: &str,
-    origin: Option<&str>,
-    request_id: &str,
+    incoming: Incoming<'_>,
     response_headers: &RefCell<Vec<(&'static str, String)>>,
 ) -> Result<Response, ApiError> {
+    let Incoming { method, path, origin, request_id } = incoming;
     if method == Method::Options {
         return preflight(cfg, path, origin, header(req, "Access-Control-Request-Method").is_some())
             .map_err(|e| ApiError::Internal(e.to_string()))?;

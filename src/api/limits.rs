@@ -29,9 +29,11 @@ pub const PLAN_CACHE_MS: f64 = 60_000.0;
 /// Entries kept per isolate before the cache is emptied (a bound on memory, not a tuning knob).
 const PLAN_CACHE_MAX: usize = 10_000;
 
+/// (user id, selected account or none) → (active account, requests per minute, fetched at).
+type PlanCache = HashMap<(String, Option<String>), (AccountId, u32, f64)>;
+
 thread_local! {
-    /// (user id, selected account or none) → (active account, requests per minute, fetched at).
-    static PLANS: RefCell<HashMap<(String, Option<String>), (AccountId, u32, f64)>> = RefCell::new(HashMap::new());
+    static PLANS: RefCell<PlanCache> = RefCell::new(HashMap::new());
 }
 
 async fn account_limit(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<(AccountId, u32), ApiError> {
