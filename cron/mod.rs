@@ -148,19 +148,20 @@ async fn redrive_webhooks(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>
 /// PENDING or RUNNING jobs past their deadline become FAILED `stuck` (idempotent: a second run finds
 /// nothing), and their subscribers get the terminal frame.
 async fn sweep_stuck_jobs(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
-    // Waiting work past its TTL first: `expired` says more than `stuck`.
-    let expired: Vec<_> = match db.call(&rpc::ExpirePendingJobs { p_ttl_secs: cfg.job_pending_ttl_secs }).await {
-        Ok(a) => a.into_iter().flatten().collect(),
-        Err(e) => {
-            crate::log::error("cron: expiry failed; the next run retries", json!({ "error": e.to_string() }));
-            return run.finish("failed", json!({}), &format!("database: {e}")).await;
-        }
-    };
+    // Jobs nobody has touched for the deadline first: something broke (`stuck`).
     let args = rpc::SweepStuckJobs { p_pending_secs: cfg.stuck_pending_secs, p_running_secs: cfg.stuck_running_secs };
     let swept: Vec<_> = match db.call(&args).await {
         Ok(a) => a.into_iter().flatten().collect(),
         Err(e) => {
             crate::log::error("cron: sweep failed; the next run retries", json!({ "error": e.to_string() }));
+            return run.finish("failed", json!({}), &format!("database: {e}")).await;
+        }
+    };
+    // Then work that kept waiting (its message still asks for a slot or a service) past its TTL.
+    let expired: Vec<_> = match db.call(&rpc::ExpirePendingJobs { p_ttl_secs: cfg.job_pending_ttl_secs }).await {
+        Ok(a) => a.into_iter().flatten().collect(),
+        Err(e) => {
+            crate::log::error("cron: expiry failed; the next run retries", json!({ "error": e.to_string() }));
             return run.finish("failed", json!({}), &format!("database: {e}")).await;
         }
     };
