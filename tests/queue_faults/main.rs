@@ -4,8 +4,9 @@
 //! its credits are refunded, and the caller gets 503 `unavailable`.
 
 use e2e::target::target;
-use e2e::{http, spawn_stack_with, ApiResponse, TEST_JWT_SECRET};
+use e2e::{eventually, http, spawn_stack_with, ApiResponse, TEST_JWT_SECRET};
 use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test]
 async fn a_job_that_cannot_be_queued_fails_at_once_and_is_refunded() {
@@ -41,5 +42,9 @@ async fn a_job_that_cannot_be_queued_fails_at_once_and_is_refunded() {
     let kinds: Vec<&str> = ledger.body["data"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "refund").count(), 1, "refunded exactly once: {kinds:?}");
     assert_eq!(kinds.iter().filter(|k| **k == "deduct").count(), 1, "{kinds:?}");
-    assert!(stack.worker_log().contains("jobs: enqueue failed"), "the cause is logged");
+    // wrangler dev writes the Worker's log lines as they come; wait for this one rather than race it.
+    eventually("the cause to be logged", Duration::from_secs(15), || async {
+        stack.worker_log().contains("jobs: enqueue failed").then_some(())
+    })
+    .await;
 }
