@@ -11,7 +11,8 @@
 //! - `POST /cancel {job_id}` sets the cancellation flag; `POST /cancelled {job_id}` reads it.
 //! - `POST /state {job_id}`: the latest stored row, or 404.
 //!
-//! Streams get `: ping` every 15 s; a stream whose client went away is dropped at the next write. An
+//! Streams get `: ping` every 15 s, every 500 ms for 30 s after a client was refused a stream; a stream
+//! whose client went away is dropped when a write to it fails, which frees its slot. An
 //! alarm deletes a job's state and frames an hour after it ends.
 //! Platform docs: <https://developers.cloudflare.com/durable-objects/api/sql-storage/>.
 
@@ -20,7 +21,8 @@ use crate::jobs::model::{JobFrame, JobStatus};
 use futures_channel::mpsc::{unbounded, UnboundedSender};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::Duration;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
@@ -29,6 +31,12 @@ pub const BINDING: &str = crate::config::bindings::JOB_HUB;
 /// How long a finished job's state and frames are kept for replay.
 pub const RETENTION_MS: f64 = 3_600_000.0;
 pub const PING_INTERVAL: Duration = Duration::from_secs(15);
+/// While a client was recently refused a stream (the account at its limit), streams are pinged this often
+/// instead: a client that went away is only noticed when a write to it fails, and its slot should be free
+/// again within a couple of seconds for the one waiting.
+pub const FAST_PING_INTERVAL: Duration = Duration::from_millis(500);
+/// How long after a refusal the fast pings go on.
+const FAST_PING_FOR_MS: f64 = 30_000.0;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS job_state (job_id TEXT PRIMARY KEY, snapshot TEXT NOT NULL, terminal_at INTEGER);
@@ -49,6 +57,8 @@ struct Sub {
 pub struct JobHub {
     state: State,
     subs: RefCell<Vec<Sub>>,
+    /// Until when (ms since the epoch) streams are pinged every [`FAST_PING_INTERVAL`].
+    fast_ping_until: Rc<Cell<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +162,8 @@ impl JobHub {
     async fn open(&self, job_filter: Option<String>, req: OpenReq) -> Result<Response> {
         self.subs.borrow_mut().retain(|s| !s.tx.is_closed());
         if self.subs.borrow().len() >= req.max_streams {
+            // Find out sooner which of the open streams are gone.
+            self.fast_ping_until.set(worker::Date::now().as_millis() as f64 + FAST_PING_FOR_MS);
             return json_response(429, &json!({ "error": "stream_limit", "limit": req.max_streams }));
         }
         if let (Some(job_id), Some(job)) = (&job_filter, &req.job) {
@@ -188,9 +200,17 @@ impl JobHub {
             // Registered in the same turn as the replay (no await in between): no frame can fall in a gap.
             self.subs.borrow_mut().push(Sub { tx: tx.clone(), job: job_filter });
             let ping = tx;
+            let fast_until = self.fast_ping_until.clone();
             wasm_bindgen_futures::spawn_local(async move {
+                let mut since_ping = Duration::ZERO;
                 loop {
-                    worker::Delay::from(PING_INTERVAL).await;
+                    worker::Delay::from(FAST_PING_INTERVAL).await;
+                    since_ping += FAST_PING_INTERVAL;
+                    let fast = (worker::Date::now().as_millis() as f64) < fast_until.get();
+                    if !fast && since_ping < PING_INTERVAL {
+                        continue;
+                    }
+                    since_ping = Duration::ZERO;
                     if ping.unbounded_send(Ok(b": ping\n\n".to_vec())).is_err() {
                         break;
                     }
@@ -212,7 +232,7 @@ impl DurableObject for JobHub {
         if let Err(e) = state.storage().sql().exec(SCHEMA, None) {
             crate::log::error("jobhub: schema creation failed", json!({ "error": e.to_string() }));
         }
-        JobHub { state, subs: RefCell::new(Vec::new()) }
+        JobHub { state, subs: RefCell::new(Vec::new()), fast_ping_until: Rc::new(Cell::new(0.0)) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

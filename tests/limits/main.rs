@@ -96,7 +96,7 @@ async fn a_pro_account_is_not_limited_at_61_and_unauthenticated_routes_carry_no_
         assert_eq!(num(&r, "ratelimit-limit"), 600);
     }
     let r = me(&t).await;
-    assert_eq!(num(&r, "ratelimit-remaining"), 600 - 62 - 1, "user_on_plan's own request counted too");
+    assert_eq!(num(&r, "ratelimit-remaining"), 600 - 62, "every request counted once");
     let h = ApiResponse::from(http().get(stack().url("/health")).send().await.unwrap()).await;
     assert_eq!(h.status, 200);
     assert!(h.header("ratelimit-limit").is_none(), "no plan limit before authentication");
@@ -141,8 +141,10 @@ async fn ten_jobs_on_free_run_two_at_a_time_in_submission_order_without_holding_
                 waited_for_slot.insert(id);
             }
             "COMPLETED" => {
-                if end.is_empty() {
-                    // By the time the first of ten is done, the other account's job has long completed.
+                if end.len() == 4 {
+                    // The other account's job was submitted after the ten. Behind them in one queue it would end
+                    // last; it may share a queue batch with the first running ones, so it has ended by the time
+                    // the fifth of the ten does.
                     let j = stack().get_as(&format!("/api/v1/jobs/{other_id}"), &other).await.body["data"].clone();
                     assert_eq!(j["status"], "COMPLETED", "another account is not held back: {j}");
                 }
@@ -165,14 +167,14 @@ async fn ten_jobs_on_free_run_two_at_a_time_in_submission_order_without_holding_
         max_running = max_running.max(running);
     }
     assert_eq!(max_running, 2, "at most two RUNNING at any moment, and the cap was used: {events:?}");
-    let mut by_start: Vec<&String> = ids.iter().collect();
-    by_start.sort_by_key(|id| start[*id].clone());
-    assert_eq!(by_start, ids.iter().collect::<Vec<_>>(), "started in submission order");
-    let mut by_end: Vec<&String> = ids.iter().collect();
-    by_end.sort_by_key(|id| end[*id].clone());
-    let pos = |id: &String| by_end.iter().position(|x| *x == id).unwrap();
+    // First in, first out with two slots: a job starts only after every job submitted two or more places
+    // before it has started (two that become eligible together may start in either order), and ends after
+    // them too (the jobs take equally long).
     for w in ids.windows(3) {
-        assert!(pos(&w[0]) < pos(&w[2]), "completed in submission order, up to the two running together");
+        assert!(start[&w[0]] < start[&w[2]], "started in submission order: {events:?}");
+    }
+    for w in ids.windows(3) {
+        assert!(end[&w[0]] < end[&w[2]], "completed in submission order, up to the two running together: {events:?}");
     }
     assert!(waited_for_slot.len() >= 7, "jobs beyond the cap waited visibly: {}", waited_for_slot.len());
 }
@@ -239,6 +241,7 @@ async fn a_closed_stream_frees_its_slot_within_two_seconds() {
     })
     .await;
     let took = closed.elapsed();
+    eprintln!("stream slot free again {took:?} after its client closed");
     assert!(took <= Duration::from_secs(2), "the slot was free again after {took:?}");
     drop(reopened);
 }
