@@ -264,7 +264,8 @@ async fn twenty_two_streams_on_one_account_all_receive_every_frame() {
         more.push(c);
     }
     let r = ApiResponse::from(http().get(stack.url("/api/v1/jobs/stream")).bearer_auth(&t).send().await.unwrap()).await;
-    r.assert_error(429, "rate_limited");
+    let details = r.assert_error(429, "stream_limit_exceeded");
+    assert_eq!(details["limit"], 25, "the 429 names the plan's limit");
     assert!(r.header("retry-after").is_some());
 }
 
