@@ -109,7 +109,7 @@ pub async fn dispatch(event: &ScheduledEvent, env: Env) {
 /// logged at error level (runbook `stripe-webhook-dead-events.md`). Idempotent: each apply function
 /// takes over the stored row once.
 async fn redrive_webhooks(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
-    use crate::queues::stripe_webhooks::{apply, store_failure};
+    use crate::billing::apply::{apply, store_failure};
     let events = match db.call(&rpc::PendingWebhookEvents { p_limit: 100 }).await {
         Ok(a) => a.unwrap_or_default(),
         Err(e) => {

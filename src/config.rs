@@ -3,8 +3,8 @@
 //! Every name is a constant here; secrets live in [`Secret`], which never prints its value. A missing
 //! required value is a [`ConfigError`] naming it, answered as an opaque 500 and logged by name.
 
+use crate::billing::policy::{parse_credit_packs, CreditPack, PriceMap};
 use crate::contract::cors::CorsPolicy;
-use crate::domain::billing::{parse_credit_packs, CreditPack, PriceMap};
 use crate::domain::breaker::Policy as BreakerPolicy;
 use crate::domain::jwks_cache::Policy as JwksPolicy;
 use crate::domain::ssrf::{DenyList, DEFAULT_DENY};

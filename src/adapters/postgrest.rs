@@ -204,7 +204,7 @@ impl ServiceRole {
     pub fn for_cron(_event: &worker::ScheduledEvent) -> ServiceRole {
         ServiceRole(())
     }
-    pub fn for_verified_webhook(_event: &crate::domain::stripe_signature::VerifiedEvent) -> ServiceRole {
+    pub fn for_verified_webhook(_event: &crate::billing::verify::VerifiedEvent) -> ServiceRole {
         ServiceRole(())
     }
 }

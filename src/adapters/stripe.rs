@@ -3,9 +3,9 @@
 //! network errors (never on other 4xx). The base URL is configuration (`STRIPE_API_BASE`), which is how
 //! the tests point it at a local fake that speaks the same contract.
 
+use crate::billing::policy::{form_encode, is_retryable};
 use crate::config::{Config, Secret};
 use crate::domain::backoff::retry_delay_secs;
-use crate::domain::billing::{form_encode, is_retryable};
 use serde_json::Value;
 use std::time::Duration;
 use worker::{Fetch, Headers, Method, Request, RequestInit};

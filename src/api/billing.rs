@@ -3,48 +3,23 @@
 
 use crate::adapters::postgrest::{Db, ServiceDb, ServiceRole};
 use crate::adapters::rpc;
-use crate::adapters::stripe::{hmac_sha256, StripeClient, StripeError};
+use crate::adapters::stripe::{StripeClient, StripeError};
 use crate::api::account_arg;
 use crate::api::{header, read_body, Reply, RequestCtx};
 use crate::auth::Authenticated;
+use crate::billing::policy::PLANS;
+use crate::billing::verify::{verify, VerifiedEvent, VerifyError};
 use crate::contract::body;
 use crate::contract::envelope::Pagination;
 use crate::contract::error::ApiError;
-use crate::domain::billing::PLANS;
-use crate::domain::stripe_signature::{self as sig, SignatureError, VerifiedEvent};
 use crate::jobs::list::ListQuery;
-use crate::{log, platform};
+use crate::log;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use worker::Request;
 
 /// The queue producer binding for verified Stripe events.
 pub const WEBHOOK_QUEUE_BINDING: &str = crate::config::bindings::STRIPE_WEBHOOKS_QUEUE;
-
-/// Why a webhook was not verified: the sender's fault (400), or ours (the runtime's WebCrypto failed: 500,
-/// so Stripe retries; never reported as a bad signature).
-#[derive(Debug, thiserror::Error)]
-enum VerifyError {
-    #[error(transparent)]
-    Refused(#[from] SignatureError),
-    #[error("WebCrypto HMAC failed: {0}")]
-    Crypto(String),
-}
-
-async fn verify(cfg: &crate::config::Config, header_value: Option<&str>, raw: &[u8]) -> Result<(), VerifyError> {
-    let parsed = sig::parse_header(header_value)?;
-    sig::check_tolerance(parsed.timestamp, (platform::now_ms() / 1000.0) as i64)?;
-    let payload = sig::signed_payload(parsed.timestamp, raw);
-    let mut expected = Vec::new();
-    for secret in &cfg.stripe_webhook_secrets {
-        expected.push(hmac_sha256(secret.expose().as_bytes(), &payload).await.map_err(VerifyError::Crypto)?);
-    }
-    if sig::any_matches(&expected, &parsed) {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch.into())
-    }
-}
 
 /// `POST /api/v1/billing/webhooks`: verify, make durable (queue, else the `webhook_events` table for the
 /// cron re-drive), then 200. 503 only when neither worked, so Stripe retries. No database or Stripe

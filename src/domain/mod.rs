@@ -1,7 +1,6 @@
 //! Pure domain logic: nothing here imports `worker`, so `cargo test` exercises it on the host.
 
 pub mod backoff;
-pub mod billing;
 pub mod breaker;
 pub mod browser;
 pub mod jwks_cache;
@@ -9,4 +8,3 @@ pub mod jwt;
 pub mod metering;
 pub mod rate_limit;
 pub mod ssrf;
-pub mod stripe_signature;

@@ -49,7 +49,7 @@ fn task_types_match_the_priced_task_types() {
 #[test]
 fn plan_codes_match_the_plans_check_constraint() {
     let sql = quoted_after(ACCOUNTS, "check (code in (");
-    let rust: Vec<String> = crate::domain::billing::PLANS.iter().map(|p| p.to_string()).collect();
+    let rust: Vec<String> = crate::billing::policy::PLANS.iter().map(|p| p.to_string()).collect();
     assert_eq!(sorted(sql), sorted(rust));
 }
 

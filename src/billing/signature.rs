@@ -92,14 +92,6 @@ pub fn any_matches(expected: &[Vec<u8>], header: &SignatureHeader) -> bool {
     ok
 }
 
-/// A Stripe event whose signature verified. Only the webhook route (`api::billing::webhook`) constructs
-/// it, after verification; holding one is what lets the webhook path obtain the service role.
-pub struct VerifiedEvent {
-    pub id: String,
-    pub kind: String,
-    pub body: serde_json::Value,
-}
-
 #[cfg(test)]
 pub mod test_signer {
     //! Signs payloads the way Stripe does, for tests.
