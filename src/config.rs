@@ -248,10 +248,12 @@ impl Config {
         };
         let jwks_url = get(env, SUPABASE_JWKS_URL).unwrap_or_else(|| format!("{supabase_url}/auth/v1/.well-known/jwks.json"));
         let environment = get(env, ENVIRONMENT).unwrap_or_else(|| "production".into());
-        let deny_src = match env.var(SSRF_DENY_CIDRS) {
-            Ok(v) => v.to_string(),
-            Err(_) if environment == "development" => String::new(),
-            Err(_) => DEFAULT_DENY.to_string(),
+        // Unset or empty means the default list; only the development environment starts with none
+        // (an empty value must never switch the protection off in production).
+        let deny_src = match get(env, SSRF_DENY_CIDRS) {
+            Some(v) => v,
+            None if environment == "development" => String::new(),
+            None => DEFAULT_DENY.to_string(),
         };
         let ssrf_deny = DenyList::parse(&deny_src)
             .ok_or(ConfigError::Invalid { name: SSRF_DENY_CIDRS, reason: "expected comma-separated CIDRs".into() })?;

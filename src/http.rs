@@ -51,7 +51,8 @@ fn error_response(err: &ApiError, request_id: &str) -> worker::Result<Response> 
 pub async fn serve(mut req: Request, env: Env) -> worker::Result<Response> {
     let started = platform::now_ms();
     let request_id = request_id::accept(header(&req, "X-Request-Id").as_deref()).unwrap_or_else(platform::random_uuid);
-    let method = Method::parse(req.method().as_ref());
+    // The method as sent: worker's own `Method` reads unknown methods (QUERY, PROPFIND) as GET.
+    let method = Method::parse(&req.inner().method());
     let path = req.path();
     let origin = header(&req, "Origin");
 

@@ -102,6 +102,9 @@ impl From<DbError> for ApiError {
             DbError::Api { code, .. } if code == "23505" => ApiError::Conflict { message: "the resource already exists".into() },
             DbError::Api { code, .. } if code == "42501" => ApiError::NotFound,
             DbError::Api { code, .. } if code == "PGRST116" => ApiError::NotFound,
+            // PostgREST refused the caller's token (invalid, or expired by its clock): the caller's
+            // problem, never a server error.
+            DbError::Api { code, .. } if code == "PGRST301" || code == "PGRST303" => ApiError::Unauthorized,
             DbError::Api { code, .. } if code == "22P02" || code == "23514" || code == "23502" || code == "22023" => {
                 ApiError::invalid("the request was rejected by a data constraint")
             }
@@ -259,6 +262,14 @@ mod tests {
         let e: ApiError =
             DbError::from_response(400, r#"{"code":"P0001","message":"conflict","details":"{\"status\":\"COMPLETED\"}"}"#).into();
         assert_eq!((e.status(), e.public_message().as_str()), (409, "the job is already COMPLETED"));
+    }
+
+    #[test]
+    fn a_token_the_database_refuses_is_401() {
+        for code in ["PGRST301", "PGRST303"] {
+            let e: ApiError = DbError::from_response(401, &format!(r#"{{"code":"{code}","message":"JWT expired"}}"#)).into();
+            assert_eq!(e.status(), 401, "{code}");
+        }
     }
 
     #[test]

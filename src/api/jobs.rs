@@ -159,8 +159,11 @@ pub async fn cancel(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, 
     Ok(Reply::ok(public(&job)))
 }
 
+/// Frame ids are the event log's sequence numbers: a value that is not one (negative, not a number, or
+/// past JavaScript's exact integers, which the object's storage uses) is ignored like a missing header.
 fn last_event_id(req: &Request) -> Option<i64> {
-    header(req, "Last-Event-ID").and_then(|v| v.trim().parse::<i64>().ok()).filter(|n| *n >= 0)
+    const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+    header(req, "Last-Event-ID").and_then(|v| v.trim().parse::<i64>().ok()).filter(|n| (0..=MAX_SAFE_INTEGER).contains(n))
 }
 
 async fn open_stream(ctx: &RequestCtx<'_>, path: &str, sc: &rpc::StreamCtx, mut body: Value) -> Result<Reply, ApiError> {

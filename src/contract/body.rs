@@ -38,6 +38,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         message: "request body is not valid JSON".into(),
         details: Some(serde_json::json!({ "line": e.line(), "column": e.column() })),
     })?;
+    if let Some(path) = nul_at(&value, "body") {
+        let mut fields = Map::new();
+        fields.insert(path, Value::from("must not contain the NUL character (\\u0000)"));
+        return Err(ApiError::invalid_fields(fields));
+    }
     serde_json::from_value(value).map_err(|e| {
         let msg = e.to_string();
         let mut fields = Map::new();
@@ -45,6 +50,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         fields.insert(field, Value::String(msg));
         ApiError::invalid_fields(fields)
     })
+}
+
+/// Where a string (or a key) holds U+0000, which Postgres cannot store in text or `jsonb`: the first
+/// such path, `body.a.b` or `body.items[2]`.
+fn nul_at(v: &Value, path: &str) -> Option<String> {
+    match v {
+        Value::String(s) if s.contains('\0') => Some(path.to_string()),
+        Value::Array(a) => a.iter().enumerate().find_map(|(i, x)| nul_at(x, &format!("{path}[{i}]"))),
+        Value::Object(m) => {
+            m.iter().find_map(|(k, x)| if k.contains('\0') { Some(path.to_string()) } else { nul_at(x, &format!("{path}.{k}")) })
+        }
+        _ => None,
+    }
 }
 
 /// Pulls the field name out of serde's "unknown field `x`" / "missing field `x`" messages.
@@ -57,6 +75,18 @@ fn field_from_serde_message(msg: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_character_anywhere_in_a_json_body_is_a_field_error() {
+        let e = parse_json::<serde_json::Value>(br#"{"task_type":"x","payload":{"headers":{"a":"b\u0000c"}}}"#).unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e.details()["fields"]["body.payload.headers.a"].is_string(), "{:?}", e.details());
+        let e = parse_json::<serde_json::Value>(br#"{"items":[1,"\u0000"]}"#).unwrap_err();
+        assert!(e.details()["fields"]["body.items[1]"].is_string(), "{:?}", e.details());
+        let e = parse_json::<serde_json::Value>(br#"{"a\u0000":1}"#).unwrap_err();
+        assert!(e.details()["fields"]["body"].is_string());
+        assert!(parse_json::<serde_json::Value>(br#"{"a":"\\u0000 is only text here"}"#).is_ok(), "an escaped backslash is not a NUL");
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]

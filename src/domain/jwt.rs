@@ -2,7 +2,7 @@
 //! in `crate::auth`, docs/adr/0002).
 //!
 //! Rules (fail closed, one [`AuthError`] per reason, all answered 401 without detail):
-//! `alg` is ES256, RS256 or HS256 and must match the key (never `none`); `exp`/`nbf` with 30 s leeway;
+//! `alg` is ES256, RS256 or HS256 and must match the key (never `none`); `exp` exact (as PostgREST checks it), `nbf` with 30 s leeway;
 //! `iss` is `{SUPABASE_URL}/auth/v1`; `aud` (string or array) contains `authenticated`; `role` is
 //! `authenticated`; `sub` is a UUID.
 
@@ -187,7 +187,9 @@ pub fn parse(token: &str) -> Result<Parsed, AuthError> {
 /// Validates the claims of a token whose signature has been verified.
 pub fn validate(claims: &Claims, now_secs: f64, expected_issuer: &str) -> Result<Principal, AuthError> {
     match claims.exp {
-        Some(exp) if now_secs <= exp + LEEWAY_SECS => {}
+        // No leeway on expiry: PostgREST refuses an expired token, so the Worker must too (a token the
+        // Worker accepted and the database refused would surface as a server error).
+        Some(exp) if now_secs < exp => {}
         _ => return Err(AuthError::Expired),
     }
     if let Some(nbf) = claims.nbf {
@@ -302,9 +304,10 @@ mod tests {
     }
 
     #[test]
-    fn expiry_and_not_before_allow_thirty_seconds_of_skew() {
-        assert!(validate(&claims(good()), 2030.0, ISS).is_ok());
-        assert_eq!(validate(&claims(good()), 2031.0, ISS), Err(AuthError::Expired));
+    fn expiry_is_exact_and_not_before_allows_thirty_seconds_of_skew() {
+        assert!(validate(&claims(good()), 1999.0, ISS).is_ok());
+        assert_eq!(validate(&claims(good()), 2000.0, ISS), Err(AuthError::Expired), "refused like the database refuses it");
+        assert_eq!(validate(&claims(good()), 2010.0, ISS), Err(AuthError::Expired));
         assert_eq!(validate(&with("exp", serde_json::Value::Null), 1.0, ISS), Err(AuthError::Expired));
         assert!(validate(&with("nbf", 1030.0.into()), 1000.0, ISS).is_ok());
         assert_eq!(validate(&with("nbf", 1031.0.into()), 1000.0, ISS), Err(AuthError::NotYetValid));

@@ -8,7 +8,30 @@
 use std::net::IpAddr;
 
 pub const DEFAULT_DENY: &str = "0.0.0.0/8,10.0.0.0/8,100.64.0.0/10,127.0.0.0/8,169.254.0.0/16,172.16.0.0/12,\
-192.0.0.0/24,192.168.0.0/16,198.18.0.0/15,224.0.0.0/4,240.0.0.0/4,::1/128,::/128,fc00::/7,fe80::/10,ff00::/8";
+192.0.0.0/24,192.168.0.0/16,198.18.0.0/15,224.0.0.0/4,240.0.0.0/4,::1/128,::/128,fc00::/7,fe80::/10,fec0::/10,ff00::/8,\
+2001::/32";
+
+/// Host names that always mean this machine or its platform, whatever their suffix.
+const INTERNAL_NAMES: &[&str] = &["localhost.localdomain", "ip6-localhost", "ip6-loopback", "metadata.google.internal"];
+
+/// The IPv4 address an IPv6 address carries, in the forms that route to it: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`), NAT64
+/// (`64:ff9b::a.b.c.d`) and 6to4 (`2002:AABB:CCDD::`).
+fn embedded_v4(ip: &std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let bits = u128::from(*ip);
+    let low32 = std::net::Ipv4Addr::from((bits & 0xffff_ffff) as u32);
+    let s = ip.segments();
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    match s {
+        [0, 0, 0, 0, 0, 0, _, _] if bits > 1 => Some(low32),
+        [0, 0, 0, 0, 0xffff, 0, _, _] => Some(low32),
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low32),
+        [0x2002, hi, lo, ..] => Some(std::net::Ipv4Addr::from(((hi as u32) << 16) | lo as u32)),
+        _ => None,
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cidr {
@@ -35,7 +58,7 @@ impl Cidr {
                 let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
                 u128::from(net) & mask == u128::from(*ip) & mask
             }
-            (IpAddr::V4(_), IpAddr::V6(ip)) => ip.to_ipv4_mapped().is_some_and(|v4| self.contains(&IpAddr::V4(v4))),
+            (IpAddr::V4(_), IpAddr::V6(ip)) => embedded_v4(ip).is_some_and(|v4| self.contains(&IpAddr::V4(v4))),
             _ => false,
         }
     }
@@ -68,11 +91,13 @@ impl DenyList {
             Some(url::Host::Ipv6(ip)) => !self.ranges.iter().any(|c| c.contains(&IpAddr::V6(ip))),
             Some(url::Host::Domain(d)) => {
                 let d = d.trim_end_matches('.').to_ascii_lowercase();
+                // A single label (`vm`, `metadata`) is resolved through the local search domain.
                 !(d == "localhost"
+                    || !d.contains('.')
                     || d.ends_with(".localhost")
                     || d.ends_with(".internal")
                     || d.ends_with(".local")
-                    || d == "metadata.google.internal")
+                    || INTERNAL_NAMES.contains(&d.as_str()))
             }
             None => false,
         }
@@ -107,6 +132,16 @@ mod tests {
             "http://db.internal/",
             "http://2130706433/",
             "http://0x7f.0.0.1/",
+            "http://[::7f00:1]/",
+            "http://[::ffff:0:7f00:1]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:7f00:1::]/",
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            "http://[fec0::1]/",
+            "http://vm/",
+            "http://metadata/computeMetadata/v1/",
+            "http://localhost.localdomain/",
+            "http://ip6-localhost/",
         ] {
             assert!(!allowed(u), "{u} must be denied");
         }
@@ -114,7 +149,14 @@ mod tests {
 
     #[test]
     fn public_addresses_and_names_are_allowed() {
-        for u in ["https://example.com/", "http://93.184.216.34/", "https://[2606:4700::1111]/", "http://172.32.0.1/"] {
+        for u in [
+            "https://example.com/",
+            "http://93.184.216.34/",
+            "https://[2606:4700::1111]/",
+            "http://172.32.0.1/",
+            "http://[64:ff9b::5db8:d822]/",
+            "http://[2002:5db8:d822::]/",
+        ] {
             assert!(allowed(u), "{u} must be allowed");
         }
     }

@@ -45,6 +45,10 @@ impl ListQuery {
                 }
             }
         }
+        // The database takes the offset as an integer: a page past it is past every list.
+        if f.is_empty() && q.offset() > i32::MAX as u64 {
+            f.insert("page".into(), Value::from("is past the end of any list"));
+        }
         if f.is_empty() {
             Ok(q)
         } else {
@@ -67,7 +71,7 @@ mod tests {
         assert_eq!((q.page, q.page_size), (1, 50));
         let q = ListQuery::parse(vec![("page".into(), "3".into()), ("page_size".into(), "20".into())].into_iter()).unwrap();
         assert_eq!(q.offset(), 40);
-        for (k, v) in [("page", "0"), ("page_size", "101"), ("page_size", "x"), ("status", "DONE"), ("sort", "id")] {
+        for (k, v) in [("page", "0"), ("page", "50000000"), ("page_size", "101"), ("page_size", "x"), ("status", "DONE"), ("sort", "id")] {
             assert!(ListQuery::parse(vec![(k.to_string(), v.to_string())].into_iter()).is_err(), "{k}={v}");
         }
     }

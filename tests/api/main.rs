@@ -5,5 +5,6 @@ mod cors;
 mod credits;
 mod envelope;
 mod health;
+mod hostile;
 mod jobs;
 mod openapi;
