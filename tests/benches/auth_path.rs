@@ -1,6 +1,6 @@
 //! Benchmark (not a test): requests/s and latency of `GET /api/v1/me` (JWT verification + one PostgREST
 //! round trip as the user) against `GET /health` (one PostgREST round trip as anon), through the local
-//! stack. Rounds alternate between the two so both see the same machine noise; compare the ratio.
+//! stack, with the plan limits off (`benches/limiter.rs` measures what they add). Rounds alternate between the two so both see the same machine noise; compare the ratio.
 //!
 //!   cargo bench -p e2e --bench auth_path            (BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_ROUNDS)
 
@@ -42,7 +42,7 @@ async fn main() {
     let n = env_usize("BENCH_REQUESTS", 2000);
     let c = env_usize("BENCH_CONCURRENCY", 16);
     let rounds = env_usize("BENCH_ROUNDS", 3);
-    let stack = Stack::start(&[]);
+    let stack = Stack::start(&[("STACK_WORKER_VARS", e2e::bench::NO_LIMITS)]);
     let token = e2e::bench::unlimited_user(&stack, "bench").await;
     let client = http();
     let health = stack.url("/health");

@@ -12,7 +12,7 @@ use serde_json::json;
 #[tokio::main]
 async fn main() {
     let n = env_usize("BENCH_BROWSER_JOBS", 20);
-    let stack = Stack::start(&[]);
+    let stack = Stack::start(&[("STACK_WORKER_VARS", e2e::bench::NO_LIMITS)]);
     // The runs exceed FREE's quota and credits.
     let token = e2e::bench::unlimited_user(&stack, "bench-browser").await;
     let job = || {

@@ -13,7 +13,7 @@ use serde_json::json;
 async fn main() {
     let serial = env_usize("BENCH_JOBS_SERIAL", 30);
     let concurrent = env_usize("BENCH_JOBS_CONCURRENT", 300);
-    let stack = Stack::start(&[]);
+    let stack = Stack::start(&[("STACK_WORKER_VARS", e2e::bench::NO_LIMITS)]);
     // The run exceeds FREE's quota and credits: put the account on ENTERPRISE with enough credits.
     let token = e2e::bench::unlimited_user(&stack, "bench-jobs").await;
     let job = || json!({"task_type": "http.request", "payload": {"url": target().url(&format!("/ok/{}", uuid::Uuid::new_v4().simple()))}});

@@ -58,7 +58,7 @@ async fn run(stack: &Stack, n: usize, c: usize, webhook: bool) -> (f64, Vec<f64>
 async fn main() {
     let n = env_usize("BENCH_WEBHOOKS", 2000);
     let c = env_usize("BENCH_CONCURRENCY", 16);
-    let vars = json!({"STRIPE_WEBHOOK_SECRET": SECRET}).to_string();
+    let vars = json!({"STRIPE_WEBHOOK_SECRET": SECRET, "FF_RATE_LIMITS_ENABLED": "false"}).to_string();
     let stack = Stack::start(&[("STACK_WORKER_VARS", vars.as_str())]);
     run(&stack, 100, c, true).await;
     println!("webhook benchmark: {n} signed events (verify + enqueue), concurrency {c}, through wrangler dev");

@@ -9,6 +9,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Worker vars of benchmark stacks: the plan request limit and the per-IP gate off, so a benchmark
+/// measures the path it names at full speed (`benches/limiter.rs` measures the limiter itself).
+pub const NO_LIMITS: &str = r#"{"FF_RATE_LIMITS_ENABLED":"false"}"#;
+
 pub fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
