@@ -1,6 +1,7 @@
 //! Benchmark (not a test): requests/s and latency of `GET /api/v1/me` (JWT verification + one PostgREST
 //! round trip as the user) against `GET /health` (one PostgREST round trip as anon), through the local
-//! stack, with the plan limits off (`benches/limiter.rs` measures what they add). Rounds alternate between the two so both see the same machine noise; compare the ratio.
+//! stack, with the plan limits off (`benches/limiter.rs` measures what they add). Rounds alternate between
+//! the two so both see the same machine noise; compare the ratio.
 //!
 //!   cargo bench -p e2e --bench auth_path            (BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_ROUNDS)
 
