@@ -33,8 +33,9 @@ async fn hs256_is_refused_when_no_secret_is_configured() {
 #[tokio::test]
 async fn rotated_keys_are_picked_up_and_cached_keys_outlive_the_key_server_until_the_stale_window() {
     let stack = stack();
-    let es = stack.token_for(&unique_email("rot")).await;
-    assert_eq!(stack.get_as("/api/v1/me", &es.access_token).await.status, 200);
+    // On PRO (600 requests a minute): the waits below poll /me five times a second for up to a minute.
+    let (es_token, _) = stack.user_on_plan("rot", "PRO", 0).await;
+    assert_eq!(stack.get_as("/api/v1/me", &es_token).await.status, 200);
 
     // Rotation: a new RS256 key appears in the JWKS; a token signed with it works without a restart.
     stack.rotate_key("RS256").await;
@@ -48,12 +49,12 @@ async fn rotated_keys_are_picked_up_and_cached_keys_outlive_the_key_server_until
 
     // The key server goes away: cached keys keep working (inside TTL + stale window)...
     stack.control("auth stop");
-    let r = stack.get_as("/api/v1/me", &es.access_token).await;
+    let r = stack.get_as("/api/v1/me", &es_token).await;
     assert_eq!(r.status, 200, "cached keys keep working while the JWKS is unreachable: {}", r.body);
 
     // ...until the stale window ends: then fail closed with 503, not 401 and not 500.
     let r = eventually("fail-closed 503", Duration::from_secs(45), || async {
-        let r = stack.get_as("/api/v1/me", &es.access_token).await;
+        let r = stack.get_as("/api/v1/me", &es_token).await;
         assert!(r.status == 200 || r.status == 503, "only 200 then 503, got {}: {}", r.status, r.body);
         (r.status == 503).then_some(r)
     })
@@ -64,7 +65,7 @@ async fn rotated_keys_are_picked_up_and_cached_keys_outlive_the_key_server_until
     // The key server returns: service resumes without a restart.
     stack.control("auth start");
     eventually("recovery after the key server returns", Duration::from_secs(15), || async {
-        (stack.get_as("/api/v1/me", &es.access_token).await.status == 200).then_some(())
+        (stack.get_as("/api/v1/me", &es_token).await.status == 200).then_some(())
     })
     .await;
 }

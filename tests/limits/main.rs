@@ -115,7 +115,7 @@ async fn ten_jobs_on_free_run_two_at_a_time_in_submission_order_without_holding_
     let mut ids = Vec::new();
     for i in 0..10 {
         let key = format!("cap-{i}-{}", uuid::Uuid::new_v4().simple());
-        ids.push(submit(&t, json!({ "url": target().url(&format!("/slow/1500/{key}")) })).await["id"].as_str().unwrap().to_string());
+        ids.push(submit(&t, json!({ "url": target().url(&format!("/slow/500/{key}")) })).await["id"].as_str().unwrap().to_string());
     }
     // Meanwhile another account's job runs at once.
     let other = free_user("cap-other").await;
