@@ -53,7 +53,7 @@ async fn unknown_methods_are_405_with_allow_not_served_as_get() {
         let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
         let r = ApiResponse::from(http().request(method, stack.url("/api/v1/me")).bearer_auth(&t).send().await.unwrap()).await;
         r.assert_error(405, "method_not_allowed");
-        assert_eq!(r.header("allow"), Some("GET, HEAD"), "{m}");
+        assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"), "{m}");
     }
 }
 
