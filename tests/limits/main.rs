@@ -1,6 +1,6 @@
 //! Plan limits end to end (docs/adr/0014): the per-account request rate with its header fields, the
-//! concurrent-job cap (first in, first out, other accounts unaffected), the expiry of waiting work, and
-//! stream slots freed as soon as a client goes away. Plans: FREE 60 requests/min and 2 jobs at once, PRO
+//! concurrent-job cap (first in, first out, other accounts unaffected), and stream slots freed as soon as
+//! a client goes away (the expiry of waiting work: `tests/limits_expiry`). Plans: FREE 60 requests/min and 2 jobs at once, PRO
 //! 600/min and 10; both 25 streams.
 
 use e2e::sse::SseClient;
@@ -10,11 +10,12 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-/// Waiting work expires after 20 s here (default 3600), so the expiry test takes seconds.
+/// The expiry of waiting work has its own binary (`tests/limits_expiry`, a 20 s TTL): under a loaded
+/// machine the cap test's jobs may wait longer than that.
 fn stack() -> &'static Stack {
     spawn_stack_with(&[
         ("STACK_JWT_SECRET", TEST_JWT_SECRET),
-        ("STACK_WORKER_VARS", r#"{"JOB_RETRY_BASE_SECS":"1","JOB_RETRY_MAX_SECS":"2","JOB_PENDING_TTL_SECS":"20"}"#),
+        ("STACK_WORKER_VARS", r#"{"JOB_RETRY_BASE_SECS":"1","JOB_RETRY_MAX_SECS":"2"}"#),
     ])
 }
 
@@ -177,37 +178,6 @@ async fn ten_jobs_on_free_run_two_at_a_time_in_submission_order_without_holding_
         assert!(end[&w[0]] < end[&w[2]], "completed in submission order, up to the two running together: {events:?}");
     }
     assert!(waited_for_slot.len() >= 7, "jobs beyond the cap waited visibly: {}", waited_for_slot.len());
-}
-
-#[tokio::test]
-async fn a_job_waiting_past_its_ttl_expires_and_is_refunded() {
-    let t = free_user("expiry").await;
-    let balance = || async { me(&t).await.body["data"]["credits"]["balance"].as_i64().unwrap() };
-    let start = balance().await;
-    for i in 0..2 {
-        let key = format!("hold-{i}-{}", uuid::Uuid::new_v4().simple());
-        submit(&t, json!({ "url": target().url(&format!("/slow/28000/{key}")), "timeout_ms": 30000 })).await;
-    }
-    let waiting = submit(&t, json!({ "url": target().url(&format!("/ok/expiry-{}", uuid::Uuid::new_v4().simple())) })).await;
-    let id = waiting["id"].as_str().unwrap().to_string();
-    let get = || async { stack().get_as(&format!("/api/v1/jobs/{id}"), &t).await.body["data"].clone() };
-    let j = eventually("the third job to wait for a slot", Duration::from_secs(15), || async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let j = get().await;
-        (j["step"] == "waiting_for_slot").then_some(j)
-    })
-    .await;
-    assert_eq!((j["status"].as_str(), j["attempts"].as_i64()), (Some("PENDING"), Some(0)), "{j}");
-    let j = eventually("the waiting job to expire", Duration::from_secs(40), || async {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let j = get().await;
-        (j["status"] != "PENDING").then_some(j)
-    })
-    .await;
-    assert_eq!(j["status"], "FAILED", "{j}");
-    assert_eq!(j["failure_reason"], "expired", "{j}");
-    assert_eq!(j["attempts"], 0, "it never ran");
-    assert_eq!(balance().await, start - 2, "the expired job's credit came back; the two running ones are charged");
 }
 
 #[tokio::test]
