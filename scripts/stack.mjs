@@ -395,6 +395,9 @@ if (mode === "pgtap") {
     const count = psql(["-d", "app", "-At", "-c", "select count(*) from supabase_migrations.schema_migrations"]).trim();
     if (run("bash", ["scripts/migrate.sh", "down", count]) !== 0) throw new Error("down migrations failed");
     if (run("bash", ["scripts/migrate.sh", "up"]) !== 0) throw new Error("re-applying migrations after down failed");
+    // pgTAP lives in `extensions` (as Supabase installs extensions), executable by every role the tests
+    // switch to; the schema's own functions keep the migrations' EXECUTE allow-list.
+    psql(["-d", "app", "-c", "create extension if not exists pgtap schema extensions; grant execute on all functions in schema extensions to public; alter database app set search_path = \"$user\", public, extensions;"]);
     status = run("pg_prove", ["--failures", "-d", "app", ...fs.readdirSync(path.join(root, "sql/tests")).filter((f) => f.endsWith(".sql")).sort().map((f) => `sql/tests/${f}`)]);
   } catch (err) {
     log(`pgtap failed: ${err.message}`);

@@ -9,7 +9,7 @@
 //   POST /v1/checkout/sessions                      → checkout.session with a hosted `url`
 //   GET  /v1/checkout/sessions/{id}
 //   POST /v1/billing_portal/sessions                → billing_portal.session with a hosted `url`
-//   GET  /v1/subscriptions/{id} · /v1/customers/{id} · /v1/invoices/{id}   (404 resource_missing)
+//   GET  /v1/subscriptions/{id} · /v1/customers/{id} · /v1/invoices/{id} · /v1/prices/{id}   (404 resource_missing)
 //   POST /v1/billing/meter_events                   (identifier unique per meter event)
 //   GET  /v1/billing/meters/{id}/event_summaries?customer=&start_time=&end_time=
 //
@@ -339,7 +339,7 @@ function route(method, url, form) {
     portalSessions.set(id, s);
     return [200, s];
   }
-  for (const [kind, map] of [["subscription", subscriptions], ["customer", customers], ["invoice", invoices]]) {
+  for (const [kind, map] of [["subscription", subscriptions], ["customer", customers], ["invoice", invoices], ["price", prices]]) {
     if (method === "GET" && (m = p.match(new RegExp(`^/v1/${kind}s/([\\w]+)$`)))) {
       const o = map.get(m[1]);
       if (!o) return missing(kind, m[1]);

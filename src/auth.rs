@@ -156,7 +156,7 @@ async fn key_for(cfg: &Config, kid: &str, alg: Alg) -> Result<CryptoKey, ApiErro
 
 fn reject(reason: AuthError) -> ApiError {
     log::info("auth: token refused", json!({ "reason": reason.to_string() }));
-    ApiError::Unauthorized
+    ApiError::Unauthorized(reason.reason())
 }
 
 /// Authenticates a request from its `Authorization` and `X-Account-Id` header values. A malformed

@@ -6,9 +6,9 @@ select plan(38);
 
 select has_function('public', 'health_check', array[]::text[], 'public.health_check() exists');
 select has_function('public', 'me', array['uuid']::text[], 'public.me(uuid) exists');
-select has_function('public', 'submit_job', array['text', 'jsonb', 'integer', 'text', 'text', 'uuid']::text[], 'public.submit_job(text, jsonb, integer, text, text, uuid) exists');
+select has_function('public', 'submit_job', array['uuid', 'text', 'jsonb', 'integer', 'text', 'text', 'uuid']::text[], 'public.submit_job(uuid, text, jsonb, integer, text, text, uuid) exists');
 select has_function('public', 'fail_unqueued_job', array['uuid']::text[], 'public.fail_unqueued_job(uuid) exists');
-select has_function('public', 'list_jobs', array['integer', 'integer', 'text', 'text', 'uuid']::text[], 'public.list_jobs(integer, integer, text, text, uuid) exists');
+select has_function('public', 'list_jobs', array['integer', 'uuid', 'uuid', 'text', 'text', 'uuid']::text[], 'public.list_jobs(integer, uuid, uuid, text, text, uuid) exists');
 select has_function('public', 'get_job', array['uuid']::text[], 'public.get_job(uuid) exists');
 select has_function('public', 'cancel_job', array['uuid']::text[], 'public.cancel_job(uuid) exists');
 select has_function('public', 'stream_context', array['uuid', 'uuid']::text[], 'public.stream_context(uuid, uuid) exists');
@@ -22,7 +22,7 @@ select has_function('public', 'record_dead_letter', array['uuid', 'text', 'jsonb
 select has_function('public', 'sweep_stuck_jobs', array['integer', 'integer']::text[], 'public.sweep_stuck_jobs(integer, integer) exists');
 select has_function('public', 'store_webhook_event', array['jsonb']::text[], 'public.store_webhook_event(jsonb) exists');
 select has_function('public', 'billing_overview', array['uuid']::text[], 'public.billing_overview(uuid) exists');
-select has_function('public', 'list_credit_transactions', array['integer', 'integer', 'uuid']::text[], 'public.list_credit_transactions(integer, integer, uuid) exists');
+select has_function('public', 'list_credit_transactions', array['integer', 'uuid', 'uuid', 'uuid']::text[], 'public.list_credit_transactions(integer, uuid, uuid, uuid) exists');
 select has_function('public', 'pricing', array[]::text[], 'public.pricing() exists');
 select has_function('public', 'apply_ignored_event', array['jsonb']::text[], 'public.apply_ignored_event(jsonb) exists');
 select has_function('public', 'apply_checkout_completed', array['jsonb', 'integer']::text[], 'public.apply_checkout_completed(jsonb, integer) exists');

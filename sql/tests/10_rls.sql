@@ -71,6 +71,8 @@ begin
   end if;
   return n;
 end $f$;
+-- Helpers are created before the role switches; functions are not executable by default (60_privileges).
+grant execute on function pg_temp.count_rows(text, text), pg_temp.count_changed(text, text, text, text) to public;
 
 -- The arrangement worked: B's rows exist (so the refusals below are meaningful).
 select ok(pg_temp.count_rows(tbl, cond) > 0, tbl || ': B has a row to protect') from cases order by tbl;

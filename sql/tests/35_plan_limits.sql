@@ -10,12 +10,10 @@ create temp table j (k text primary key, id uuid);
 grant all on j to public;
 
 -- Five jobs of a FREE account (cap 2) and one of another account, submitted one second apart.
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"c0000000-0000-4000-8000-000000000001","role":"authenticated"}', true);
-insert into j select 'a' || n, (public.submit_job('http.request', format('{"url":"https://cap.test/%s"}', n)::jsonb, 3, 'cap-' || n) -> 'job' ->> 'id')::uuid
+set local role service_role;
+insert into j select 'a' || n, (public.submit_job('c0000000-0000-4000-8000-000000000001', 'http.request', format('{"url":"https://cap.test/%s"}', n)::jsonb, 3, 'cap-' || n) -> 'job' ->> 'id')::uuid
   from generate_series(1, 5) n;
-select set_config('request.jwt.claims', '{"sub":"c0000000-0000-4000-8000-000000000002","role":"authenticated"}', true);
-insert into j select 'b1', (public.submit_job('http.request', '{"url":"https://other.test"}', 3, 'other-1') -> 'job' ->> 'id')::uuid;
+insert into j select 'b1', (public.submit_job('c0000000-0000-4000-8000-000000000002', 'http.request', '{"url":"https://other.test"}', 3, 'other-1') -> 'job' ->> 'id')::uuid;
 reset role;
 update public.jobs set created_at = now() - interval '1 minute' + make_interval(secs => substr(k, 2)::int)
   from j where j.id = jobs.id;

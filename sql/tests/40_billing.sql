@@ -14,6 +14,8 @@ create function pg_temp.sub(status text, price text) returns jsonb language sql 
   select jsonb_build_object('id', 'sub_t', 'customer', 'cus_t', 'status', status, 'cancel_at_period_end', false, 'metadata', '{}'::jsonb,
     'items', jsonb_build_object('data', jsonb_build_array(jsonb_build_object('price', jsonb_build_object('id', price),
       'current_period_start', extract(epoch from now())::bigint - 86400, 'current_period_end', extract(epoch from now())::bigint + 86400 * 29)))) $$;
+-- Helpers are created before the role switches; functions are not executable by default (60_privileges).
+grant execute on function pg_temp.ev(text, text, bigint, jsonb), pg_temp.sub(text, text) to public;
 
 set local role service_role;
 select is(public.apply_checkout_completed(pg_temp.ev('evt_c1', 'checkout.session.completed', 100,

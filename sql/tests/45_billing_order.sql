@@ -15,6 +15,8 @@ create function pg_temp.sub(id text, status text, price text) returns jsonb lang
     'items', jsonb_build_object('data', jsonb_build_array(jsonb_build_object('price', jsonb_build_object('id', price),
       'current_period_start', extract(epoch from now())::bigint - 86400, 'current_period_end', extract(epoch from now())::bigint + 86400 * 29)))) $$;
 create function pg_temp.plan() returns text language sql as $$ select plan from public.accounts where id = (select acct from o) $$;
+-- Helpers are created before the role switches; functions are not executable by default (60_privileges).
+grant execute on function pg_temp.ev(text, text, bigint, jsonb), pg_temp.sub(text, text, text), pg_temp.plan() to public;
 
 set local role service_role;
 select is(public.apply_checkout_completed(pg_temp.ev('evt_o0', 'checkout.session.completed', 100,

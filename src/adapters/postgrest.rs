@@ -13,7 +13,7 @@
 use crate::adapters::rpc::Rpc;
 use crate::auth::AccessToken;
 use crate::config::{Config, Secret};
-use crate::contract::error::ApiError;
+use crate::contract::error::{ApiError, AuthReason};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use worker::{Fetch, Headers, Method, Request, RequestInit};
@@ -87,12 +87,30 @@ impl From<DbError> for ApiError {
                 let details: serde_json::Value = details.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
                 match message.as_str() {
                     "not_found" => ApiError::NotFound,
+                    "account_forbidden" => ApiError::AccountForbidden,
+                    "idempotency_key_reused" => {
+                        ApiError::IdempotencyKeyReused { job_id: details["job_id"].as_str().unwrap_or_default().to_string() }
+                    }
+                    "invalid_cursor" => {
+                        let mut f = serde_json::Map::new();
+                        let param = details["param"].as_str().unwrap_or("starting_after").to_string();
+                        f.insert(param, serde_json::Value::from("must be the id of an item of this list"));
+                        ApiError::invalid_fields(f)
+                    }
                     "conflict" => {
                         ApiError::Conflict { message: format!("the job is already {}", details["status"].as_str().unwrap_or("finished")) }
                     }
                     "duplicate_job" => ApiError::DuplicateJob { job_id: details["job_id"].as_str().unwrap_or_default().to_string() },
-                    "plan_limit_exceeded" => ApiError::PlanLimitExceeded { details },
-                    "insufficient_credits" => ApiError::InsufficientCredits { details },
+                    // The contract's vocabulary (docs/adr/0015): `job_quota`/`jobs_used` as on /usage, `credit_cost` as on the job.
+                    "plan_limit_exceeded" => ApiError::PlanLimitExceeded {
+                        details: serde_json::json!({
+                            "job_quota": details["limit"], "jobs_used": details["used"],
+                            "resets_at": crate::contract::time::utc(details["resets_at"].as_str().unwrap_or_default()),
+                        }),
+                    },
+                    "insufficient_credits" => ApiError::InsufficientCredits {
+                        details: serde_json::json!({ "credit_cost": details["required"], "balance": details["balance"] }),
+                    },
                     "feature_disabled" => {
                         ApiError::FeatureDisabled { message: "this task type is not included in the account's plan".into(), details }
                     }
@@ -104,7 +122,8 @@ impl From<DbError> for ApiError {
             DbError::Api { code, .. } if code == "PGRST116" => ApiError::NotFound,
             // PostgREST refused the caller's token (invalid, or expired by its clock): the caller's
             // problem, never a server error.
-            DbError::Api { code, .. } if code == "PGRST301" || code == "PGRST303" => ApiError::Unauthorized,
+            DbError::Api { code, .. } if code == "PGRST303" => ApiError::Unauthorized(AuthReason::TokenExpired),
+            DbError::Api { code, .. } if code == "PGRST301" => ApiError::Unauthorized(AuthReason::InvalidToken),
             DbError::Api { code, .. } if code == "22P02" || code == "23514" || code == "23502" || code == "22023" => {
                 ApiError::invalid("the request was rejected by a data constraint")
             }
@@ -195,8 +214,8 @@ pub fn decode_output<T: DeserializeOwned>(name: &str, body: &str) -> Result<T, D
     serde_json::from_str(body).map_err(|e| DbError::Decode(format!("{name}: {e}")))
 }
 
-/// Proof that code runs in a background context (a queue batch, a cron trigger, a verified webhook),
-/// the only places allowed to bypass row-level security. User-facing handlers have none of the values
+/// Proof that code runs in a background context (a queue batch, a cron trigger, a verified webhook) or
+/// creates a job for a verified user, the only places allowed to bypass row-level security. User-facing handlers have none of the values
 /// these constructors take, so they cannot obtain a [`ServiceDb`].
 pub struct ServiceRole(());
 
@@ -208,6 +227,12 @@ impl ServiceRole {
         ServiceRole(())
     }
     pub fn for_verified_webhook(_event: &crate::billing::verify::VerifiedEvent) -> ServiceRole {
+        ServiceRole(())
+    }
+    /// Job creation: `submit_job` and `fail_unqueued_job` are not callable by users on the public
+    /// endpoint (so a job cannot skip the Worker's checks or its queue); the Worker calls them for the
+    /// user it verified, whose id `submit_job` takes and checks membership for (docs/adr/0015).
+    pub fn for_job_submission(_who: &crate::auth::Authenticated) -> ServiceRole {
         ServiceRole(())
     }
 }
@@ -250,13 +275,22 @@ mod tests {
         )
         .into();
         assert_eq!((e.status(), e.code()), (402, "insufficient_credits"));
-        assert_eq!(e.details()["required"], 1);
+        assert_eq!(e.details(), serde_json::json!({ "credit_cost": 1, "balance": 0 }));
         let e: ApiError = DbError::from_response(
             400,
             r#"{"code":"P0001","message":"plan_limit_exceeded","details":"{\"limit\": 100, \"used\": 100, \"resets_at\": \"x\"}"}"#,
         )
         .into();
         assert_eq!((e.status(), e.code()), (402, "plan_limit_exceeded"));
+        assert_eq!(e.details(), serde_json::json!({ "job_quota": 100, "jobs_used": 100, "resets_at": "x" }));
+        let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"account_forbidden"}"#).into();
+        assert_eq!((e.status(), e.code()), (403, "account_forbidden"));
+        let e: ApiError =
+            DbError::from_response(400, r#"{"code":"P0001","message":"idempotency_key_reused","details":"{\"job_id\": \"j1\"}"}"#).into();
+        assert_eq!((e.status(), e.code(), e.details()["job_id"].as_str()), (422, "idempotency_key_reused", Some("j1")));
+        let e: ApiError =
+            DbError::from_response(400, r#"{"code":"P0001","message":"invalid_cursor","details":"{\"param\": \"ending_before\"}"}"#).into();
+        assert_eq!((e.status(), e.details()["fields"]["ending_before"].is_string()), (400, true));
         let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"not_found"}"#).into();
         assert_eq!(e.status(), 404);
         let e: ApiError =

@@ -6,7 +6,7 @@
 //! `the_pgtap_boundary_test_lists_every_function` keeps that file and this list equal. Optional arguments
 //! are omitted when `None` so the SQL default applies.
 
-use crate::jobs::{AccountId, JobId, JobRow, JobStatus};
+use crate::jobs::{AccountId, JobId, JobRow, JobStatus, JobSummary};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -36,9 +36,9 @@ macro_rules! functions {
 functions! {
     HealthCheck => "health_check"() -> String;
     Me => "me"("uuid") -> Value;
-    SubmitJob<'a> => "submit_job"("text", "jsonb", "integer", "text", "text", "uuid") -> Submitted;
+    SubmitJob<'a> => "submit_job"("uuid", "text", "jsonb", "integer", "text", "text", "uuid") -> Submitted;
     FailUnqueuedJob<'a> => "fail_unqueued_job"("uuid") -> JobRow;
-    ListJobs => "list_jobs"("integer", "integer", "text", "text", "uuid") -> JobPage;
+    ListJobs<'a> => "list_jobs"("integer", "uuid", "uuid", "text", "text", "uuid") -> JobPage;
     GetJob<'a> => "get_job"("uuid") -> Option<JobRow>;
     CancelJob<'a> => "cancel_job"("uuid") -> JobRow;
     StreamContext<'a> => "stream_context"("uuid", "uuid") -> StreamCtx;
@@ -52,7 +52,7 @@ functions! {
     SweepStuckJobs => "sweep_stuck_jobs"("integer", "integer") -> Vec<Option<JobRow>>;
     StoreWebhookEvent<'a> => "store_webhook_event"("jsonb") -> Option<String>;
     BillingOverview => "billing_overview"("uuid") -> Value;
-    ListCreditTransactions => "list_credit_transactions"("integer", "integer", "uuid") -> Value;
+    ListCreditTransactions<'a> => "list_credit_transactions"("integer", "uuid", "uuid", "uuid") -> Value;
     Pricing => "pricing"() -> Value;
     ApplyIgnoredEvent<'a> => "apply_ignored_event"("jsonb") -> String;
     ApplyCheckoutCompleted<'a> => "apply_checkout_completed"("jsonb", "integer") -> String;
@@ -100,8 +100,10 @@ pub struct Limits {
 
 // ---- jobs (sql/migrations/*_job_lifecycle.sql, *_browser_jobs.sql) ----
 
+/// Creates a job (service role only: the Worker's verified user is `p_user_id`; docs/adr/0015).
 #[derive(Serialize)]
 pub struct SubmitJob<'a> {
+    pub p_user_id: &'a str,
     pub p_task_type: &'a str,
     pub p_payload: &'a Value,
     pub p_max_attempts: u32,
@@ -132,9 +134,12 @@ pub struct FailUnqueuedJob<'a> {
 }
 
 #[derive(Serialize)]
-pub struct ListJobs {
+pub struct ListJobs<'a> {
     pub p_limit: u32,
-    pub p_offset: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_starting_after: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_ending_before: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p_status: Option<JobStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,8 +150,8 @@ pub struct ListJobs {
 
 #[derive(Debug, Deserialize)]
 pub struct JobPage {
-    pub total: u64,
-    pub items: Vec<JobRow>,
+    pub has_more: bool,
+    pub items: Vec<JobSummary>,
 }
 
 #[derive(Serialize)]
@@ -240,9 +245,12 @@ pub struct BillingOverview {
 }
 
 #[derive(Serialize)]
-pub struct ListCreditTransactions {
+pub struct ListCreditTransactions<'a> {
     pub p_limit: u32,
-    pub p_offset: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_starting_after: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_ending_before: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p_account_id: Option<String>,
 }

@@ -12,7 +12,8 @@ use crate::billing::verify::{verify, VerifiedEvent, VerifyError};
 use crate::contract::body;
 use crate::contract::envelope::Pagination;
 use crate::contract::error::ApiError;
-use crate::jobs::list::ListQuery;
+use crate::contract::time;
+use crate::jobs::list::Page;
 use crate::log;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -69,7 +70,9 @@ pub async fn webhook(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, A
 }
 
 async fn overview(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Value, ApiError> {
-    Ok(Db::as_user(ctx.cfg, &who.token).call(&rpc::BillingOverview { p_account_id: account_arg(who) }).await?)
+    let mut o = Db::as_user(ctx.cfg, &who.token).call(&rpc::BillingOverview { p_account_id: account_arg(who) }).await?;
+    time::normalize(&mut o);
+    Ok(o)
 }
 
 /// `GET /api/v1/billing`.
@@ -87,7 +90,7 @@ pub async fn usage(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, A
     let o = overview(ctx, who).await?;
     Ok(Reply::ok(json!({
         "period_start": o["current_period_start"], "period_end": o["current_period_end"],
-        "jobs_used": o["jobs_used"], "jobs_limit": o["jobs_limit"], "by_task_type": o["by_task_type"],
+        "jobs_used": o["jobs_used"], "job_quota": o["jobs_limit"], "by_task_type": o["by_task_type"],
     })))
 }
 
@@ -100,33 +103,83 @@ pub async fn balance(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply,
 /// `GET /api/v1/credits/transactions`.
 pub async fn transactions(req: &Request, ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
     let url = req.url().map_err(|e| ApiError::Internal(e.to_string()))?;
-    let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    if let Some((k, _)) = pairs.iter().find(|(k, _)| k != "page" && k != "page_size") {
-        let mut f = Map::new();
-        f.insert(k.clone(), Value::from("unknown query parameter"));
-        return Err(ApiError::invalid_fields(f));
-    }
-    let q = ListQuery::parse(pairs.into_iter())?;
-    let args = rpc::ListCreditTransactions { p_limit: q.page_size, p_offset: q.offset(), p_account_id: account_arg(who) };
-    let out = Db::as_user(ctx.cfg, &who.token).call(&args).await?;
-    Ok(Reply::List {
-        data: out["items"].clone(),
-        pagination: Pagination { page: q.page, page_size: q.page_size, total: out["total"].as_u64().unwrap_or(0) },
-    })
+    let page = Page::parse(url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())))?;
+    let args = rpc::ListCreditTransactions {
+        p_limit: page.limit,
+        p_starting_after: page.starting_after.as_deref(),
+        p_ending_before: page.ending_before.as_deref(),
+        p_account_id: account_arg(who),
+    };
+    let mut out = Db::as_user(ctx.cfg, &who.token).call(&args).await?;
+    let mut items = out["items"].take();
+    time::normalize(&mut items);
+    Ok(Reply::List { data: items, pagination: Pagination { limit: page.limit, has_more: out["has_more"].as_bool().unwrap_or(false) } })
 }
 
-/// `GET /api/v1/credits/pricing` (no auth): plans and task costs from the database, prices and credit
-/// packs from configuration.
-pub async fn pricing(ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
-    let mut p = Db::anon(ctx.cfg).call(&rpc::Pricing {}).await?;
-    if let Some(plans) = p["plans"].as_array_mut() {
-        for plan in plans {
-            let code = plan["code"].as_str().unwrap_or("").to_string();
-            plan["stripe_price_id"] = ctx.cfg.price_plans.price_for_plan(&code).map(Value::from).unwrap_or(Value::Null);
+/// How long a price read from Stripe is reused by one isolate.
+const PRICE_TTL_MS: f64 = 10.0 * 60.0 * 1000.0;
+
+thread_local! {
+    static PRICES: std::cell::RefCell<std::collections::HashMap<String, (f64, Value)>> = Default::default();
+}
+
+/// A configured price as the pricing page shows it (`unit_amount` in the currency's minor unit,
+/// `currency`, `interval` for plans), read from Stripe and cached per isolate; `null` when Stripe is
+/// not configured or does not answer (the page still lists plans and costs).
+async fn price(ctx: &RequestCtx<'_>, id: &str) -> Value {
+    let now = crate::platform::now_ms();
+    if let Some(v) = PRICES.with(|p| p.borrow().get(id).filter(|(at, _)| now - at < PRICE_TTL_MS).map(|(_, v)| v.clone())) {
+        return v;
+    }
+    let Ok(stripe) = StripeClient::from_config(ctx.cfg) else { return Value::Null };
+    match stripe.get(&format!("/v1/prices/{id}")).await {
+        Ok(p) => {
+            let v = json!({
+                "unit_amount": p["unit_amount"], "currency": p["currency"],
+                "interval": p["recurring"]["interval"].as_str(),
+            });
+            PRICES.with(|c| c.borrow_mut().insert(id.to_string(), (now, v.clone())));
+            v
+        }
+        Err(e) => {
+            log::warn("pricing: price not read from Stripe", json!({ "request_id": ctx.request_id, "price": id, "error": e.to_string() }));
+            Value::Null
         }
     }
-    p["credit_packs"] = json!(ctx.cfg.credit_packs.iter().map(|c| json!({"name": c.name, "credits": c.credits})).collect::<Vec<_>>());
-    Ok(Reply::ok(p))
+}
+
+/// `GET /api/v1/credits/pricing` (no auth): plans and task costs from the database, prices (amount and
+/// currency from Stripe) and credit packs from configuration.
+pub async fn pricing(ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
+    let p = Db::anon(ctx.cfg).call(&rpc::Pricing {}).await?;
+    let mut plans = Vec::new();
+    for plan in p["plans"].as_array().into_iter().flatten() {
+        let code = plan["code"].as_str().unwrap_or("");
+        let price_id = ctx.cfg.price_plans.price_for_plan(code);
+        let amount = match price_id {
+            Some(id) => price(ctx, id).await,
+            None if code == "FREE" => json!({ "unit_amount": 0, "currency": null, "interval": "month" }),
+            None => Value::Null,
+        };
+        plans.push(json!({
+            "plan": code, "name": plan["name"], "job_quota": plan["job_quota"], "monthly_credits": plan["monthly_credits"],
+            "max_concurrent_jobs": plan["max_concurrent_jobs"], "rate_limit_per_minute": plan["rate_limit_per_minute"],
+            "max_sse_streams": plan["max_sse_streams"], "task_types": plan["task_types"],
+            "stripe_price_id": price_id, "price": amount,
+        }));
+    }
+    // The free plan is priced at zero in the currency the paid plans are sold in.
+    let currency = plans.iter().find_map(|p| p["price"]["currency"].as_str().map(str::to_string));
+    for p in plans.iter_mut().filter(|p| p["plan"] == "FREE" && p["price"].is_object()) {
+        p["price"]["currency"] = currency.clone().map(Value::from).unwrap_or(Value::Null);
+    }
+    let mut packs = Vec::new();
+    for c in &ctx.cfg.credit_packs {
+        packs.push(
+            json!({ "credit_pack": c.name, "credits": c.credits, "stripe_price_id": c.price_id, "price": price(ctx, &c.price_id).await }),
+        );
+    }
+    Ok(Reply::ok(json!({ "plans": plans, "credit_packs": packs, "credit_costs": p["task_credit_costs"] })))
 }
 
 #[derive(Deserialize)]

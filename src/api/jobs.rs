@@ -2,7 +2,7 @@
 //! another account's job is simply not found (404) on every route and stream.
 
 use crate::adapters::job_hub::JobHubClient;
-use crate::adapters::postgrest::Db;
+use crate::adapters::postgrest::{Db, ServiceDb, ServiceRole};
 use crate::adapters::rpc::{self, SubmitOutcome};
 use crate::api::account_arg;
 use crate::api::{header, read_body, Reply, RequestCtx};
@@ -12,6 +12,7 @@ use crate::contract::envelope::Pagination;
 use crate::contract::error::ApiError;
 use crate::jobs::envelope::{EnvelopeMeta, JobEnvelope};
 use crate::jobs::list::ListQuery;
+use crate::jobs::model::JobFrame;
 use crate::jobs::payloads::SubmitJob;
 use crate::jobs::{task_types, AccountId, JobId, JobRow, JobStatus, TaskType};
 use crate::{log, platform};
@@ -52,9 +53,10 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
     let submission = submit.validate(&ctx.cfg.ssrf_deny)?;
     let idempotency_key = crate::jobs::payloads::parse_idempotency_key(header(req, "Idempotency-Key").as_deref())?;
 
-    let db = Db::as_user(ctx.cfg, &who.token);
+    let db = ServiceDb::new(ctx.cfg, ServiceRole::for_job_submission(who));
     let out = db
         .call(&rpc::SubmitJob {
+            p_user_id: &who.principal.user_id,
             p_task_type: submission.task_type.as_str(),
             p_payload: &submission.payload,
             p_max_attempts: submission.max_attempts,
@@ -65,7 +67,11 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
         .await?;
     let job = out.job;
     if out.outcome == SubmitOutcome::Existing {
-        return Ok(located(200, &job));
+        let mut reply = located(200, &job);
+        if let Reply::Json { headers, .. } = &mut reply {
+            headers.push(("Idempotent-Replayed", "true".into()));
+        }
+        return Ok(reply);
     }
 
     let hub = hub(ctx, &job.account_id)?;
@@ -110,16 +116,17 @@ pub async fn list(req: &Request, ctx: &RequestCtx<'_>, who: &Authenticated) -> R
     let q = ListQuery::parse(url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())))?;
     let page = Db::as_user(ctx.cfg, &who.token)
         .call(&rpc::ListJobs {
-            p_limit: q.page_size,
-            p_offset: q.offset(),
+            p_limit: q.page.limit,
+            p_starting_after: q.page.starting_after.as_deref(),
+            p_ending_before: q.page.ending_before.as_deref(),
             p_status: q.status,
             p_task_type: q.task_type.clone(),
             p_account_id: account_arg(who),
         })
         .await?;
     Ok(Reply::List {
-        data: Value::Array(page.items.iter().map(public).collect()),
-        pagination: Pagination { page: q.page, page_size: q.page_size, total: page.total },
+        data: serde_json::to_value(&page.items).unwrap_or_default(),
+        pagination: Pagination { limit: q.page.limit, has_more: page.has_more },
     })
 }
 
@@ -133,16 +140,16 @@ pub async fn get(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, Api
     Ok(Reply::ok(public(&load(ctx, who).await?)))
 }
 
-/// `GET /api/v1/jobs/{id}/progress`: the live state from JobHub when it has one, else the database's.
+/// `GET /api/v1/jobs/{id}/progress`: the live state from JobHub when it has one, else the database's,
+/// in the shape of the SSE `job` frame (`JobProgress` in docs/openapi.json).
 pub async fn progress(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
     let job = load(ctx, who).await?;
     let live = hub(ctx, &job.account_id)?.state(&job.id).await.unwrap_or(Value::Null);
-    let data = if live.is_object() {
-        json!({ "id": job.id, "status": live["status"], "progress": live["progress"], "step": live["step"], "updated_at": live["updated_at"] })
-    } else {
-        json!({ "id": job.id, "status": job.status, "progress": job.progress, "step": job.step, "updated_at": job.updated_at })
+    let frame = match serde_json::from_value::<JobFrame>(live) {
+        Ok(f) => f,
+        Err(_) => JobFrame::from(&job.public()),
     };
-    Ok(Reply::ok(data))
+    Ok(Reply::ok(serde_json::to_value(frame).unwrap_or_default()))
 }
 
 /// `POST /api/v1/jobs/{id}/cancel`.
@@ -152,11 +159,16 @@ pub async fn cancel(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, 
     let hub = hub(ctx, &job.account_id)?;
     if job.status == JobStatus::Cancelled {
         hub.publish(&job, ctx.request_id).await;
-    } else if let Err(e) = hub.request_cancel(&id).await {
+        return Ok(Reply::ok(public(&job)));
+    }
+    if let Err(e) = hub.request_cancel(&id).await {
         // The database flag still stops the job at its next start; the step-boundary check needs JobHub.
         log::warn("jobs: cancel flag not set in JobHub", json!({ "request_id": ctx.request_id, "job_id": id, "error": e.to_string() }));
     }
-    Ok(Reply::ok(public(&job)))
+    // Streams show the pending cancel (`cancel_requested: true`) at once.
+    hub.publish(&job, ctx.request_id).await;
+    // A RUNNING job stops at its next step boundary: 202, and the job says a cancel is pending.
+    Ok(Reply::Json { status: 202, data: public(&job), headers: vec![] })
 }
 
 /// Frame ids are the event log's sequence numbers: a value that is not one (negative, not a number, or

@@ -4,12 +4,12 @@ use super::error::ApiError;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-/// Pagination block for list responses: `page` starts at 1, `page_size` defaults to 50, capped at 100.
+/// Pagination block for list responses (cursor pagination like Stripe's, docs/adr/0015): the page's
+/// `limit` and whether more items lie past its last one (or before its first, for `ending_before`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Pagination {
-    pub page: u32,
-    pub page_size: u32,
-    pub total: u64,
+    pub limit: u32,
+    pub has_more: bool,
 }
 
 pub fn success(data: Value, request_id: &str, timestamp: &str) -> Value {
@@ -58,8 +58,8 @@ mod tests {
 
     #[test]
     fn list_envelope_carries_pagination() {
-        let p = Pagination { page: 1, page_size: 50, total: 245 };
+        let p = Pagination { limit: 50, has_more: true };
         let v = success_list(json!([]), p, "rid", "t");
-        assert_eq!(v["pagination"], json!({"page": 1, "page_size": 50, "total": 245}));
+        assert_eq!(v["pagination"], json!({"limit": 50, "has_more": true}));
     }
 }

@@ -5,14 +5,60 @@
 
 use serde_json::{json, Map, Value};
 
+/// Why a request was not authenticated (`details.reason` of a 401, and the `WWW-Authenticate`
+/// challenge's `error_description`; RFC 6750 § 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthReason {
+    /// No `Authorization: Bearer` credentials: the challenge carries no error (RFC 6750 § 3.1).
+    MissingToken,
+    /// Not a JWT, an algorithm or key this server does not accept, a bad signature, or claims that
+    /// are not a user's.
+    InvalidToken,
+    TokenExpired,
+    TokenNotYetValid,
+    WrongIssuer,
+    WrongAudience,
+}
+
+impl AuthReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            AuthReason::MissingToken => "missing_token",
+            AuthReason::InvalidToken => "invalid_token",
+            AuthReason::TokenExpired => "token_expired",
+            AuthReason::TokenNotYetValid => "token_not_yet_valid",
+            AuthReason::WrongIssuer => "wrong_issuer",
+            AuthReason::WrongAudience => "wrong_audience",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            AuthReason::MissingToken => "an access token is required (Authorization: Bearer <token>)",
+            AuthReason::InvalidToken => "the access token is malformed, or its signature or claims are not accepted",
+            AuthReason::TokenExpired => "the access token has expired; refresh the session",
+            AuthReason::TokenNotYetValid => "the access token is not valid yet",
+            AuthReason::WrongIssuer => "the access token was issued by another project",
+            AuthReason::WrongAudience => "the access token is not meant for this API",
+        }
+    }
+}
+
 /// One variant per error class of the contract. `details` is client-facing and must never hold
 /// secrets or internals.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("invalid request: {message}")]
     InvalidRequest { message: String, details: Option<Value> },
-    #[error("unauthorized")]
-    Unauthorized,
+    #[error("unauthorized: {}", .0.code())]
+    Unauthorized(AuthReason),
+    /// 403 `account_forbidden`: `X-Account-Id` names an account the caller is not a member of.
+    #[error("account forbidden")]
+    AccountForbidden,
+    /// 422 `idempotency_key_reused`: the `Idempotency-Key` was used in the last 24 hours with another
+    /// request (details: the job it created).
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused { job_id: String },
     #[error("forbidden")]
     Forbidden { message: String },
     #[error("not found")]
@@ -69,7 +115,9 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::InvalidRequest { .. } => 400,
-            ApiError::Unauthorized => 401,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::AccountForbidden => 403,
+            ApiError::IdempotencyKeyReused { .. } => 422,
             ApiError::Forbidden { .. } => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed { .. } => 405,
@@ -88,7 +136,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::InvalidRequest { .. } => "invalid_request",
-            ApiError::Unauthorized => "unauthorized",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::AccountForbidden => "account_forbidden",
+            ApiError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
@@ -108,11 +158,15 @@ impl ApiError {
         }
     }
 
-    /// The human-readable message sent to the client. Deliberately generic for 401 and 5xx.
+    /// The human-readable message sent to the client. Deliberately generic for 5xx.
     pub fn public_message(&self) -> String {
         match self {
             ApiError::InvalidRequest { message, .. } => message.clone(),
-            ApiError::Unauthorized => "missing or invalid access token".into(),
+            ApiError::Unauthorized(reason) => reason.message().into(),
+            ApiError::AccountForbidden => "the caller is not a member of the account named by X-Account-Id".into(),
+            ApiError::IdempotencyKeyReused { .. } => {
+                "this Idempotency-Key was used with a different request in the last 24 hours; use a new key".into()
+            }
             ApiError::Forbidden { message } => message.clone(),
             ApiError::NotFound => "resource not found".into(),
             ApiError::MethodNotAllowed { .. } => "method not allowed for this resource".into(),
@@ -143,7 +197,9 @@ impl ApiError {
             ApiError::InvalidRequest { details: Some(d), .. } => d.clone(),
             ApiError::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
             ApiError::MethodNotAllowed { allow } => json!({ "allow": allow }),
-            ApiError::DuplicateJob { job_id } => json!({ "job_id": job_id }),
+            ApiError::DuplicateJob { job_id } | ApiError::IdempotencyKeyReused { job_id } => json!({ "job_id": job_id }),
+            ApiError::Unauthorized(reason) => json!({ "reason": reason.code() }),
+            ApiError::AccountForbidden => json!({ "header": "X-Account-Id" }),
             ApiError::SubscriptionExists { subscription_id } => {
                 json!({ "subscription_id": subscription_id, "portal": "/api/v1/billing/portal" })
             }
@@ -159,7 +215,11 @@ impl ApiError {
     /// Extra response headers the contract requires for this error.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
-            ApiError::Unauthorized => vec![("WWW-Authenticate", "Bearer".into())],
+            ApiError::Unauthorized(AuthReason::MissingToken) => vec![("WWW-Authenticate", "Bearer realm=\"api\"".into())],
+            ApiError::Unauthorized(reason) => vec![(
+                "WWW-Authenticate",
+                format!("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{}\"", reason.message()),
+            )],
             ApiError::MethodNotAllowed { allow } => vec![("Allow", allow.join(", "))],
             ApiError::RateLimited { retry_after_secs, .. } => vec![("Retry-After", retry_after_secs.to_string())],
             ApiError::StreamLimitExceeded { .. } => vec![("Retry-After", "5".into())],
@@ -191,8 +251,20 @@ mod tests {
     }
 
     #[test]
-    fn unauthorized_sends_a_bearer_challenge() {
-        assert_eq!(ApiError::Unauthorized.headers(), vec![("WWW-Authenticate", "Bearer".to_string())]);
+    fn unauthorized_says_why_in_the_body_and_the_challenge() {
+        let e = ApiError::Unauthorized(AuthReason::MissingToken);
+        assert_eq!(e.headers(), vec![("WWW-Authenticate", "Bearer realm=\"api\"".to_string())]);
+        assert_eq!(e.details(), json!({ "reason": "missing_token" }));
+        let e = ApiError::Unauthorized(AuthReason::TokenExpired);
+        assert_eq!((e.status(), e.code()), (401, "unauthorized"));
+        assert_eq!(e.details(), json!({ "reason": "token_expired" }));
+        let challenge = &e.headers()[0].1;
+        assert!(challenge.starts_with("Bearer realm=\"api\", error=\"invalid_token\", error_description=\""), "{challenge}");
+        assert!(challenge.contains("expired"), "{challenge}");
+        // RFC 6750: the description is a quoted string without quotes or backslashes inside.
+        for r in [AuthReason::InvalidToken, AuthReason::TokenNotYetValid, AuthReason::WrongIssuer, AuthReason::WrongAudience] {
+            assert!(!r.message().contains(['"', '\\']), "{r:?}");
+        }
     }
 
     #[test]

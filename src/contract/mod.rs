@@ -8,3 +8,4 @@ pub mod error;
 pub mod request_id;
 pub mod routes;
 pub mod sse;
+pub mod time;

@@ -1,11 +1,12 @@
 //! Supabase access tokens: parsing and claims validation (pure; signatures are checked with WebCrypto
 //! in `crate::auth`, docs/adr/0002).
 //!
-//! Rules (fail closed, one [`AuthError`] per reason, all answered 401 without detail):
+//! Rules (fail closed, one [`AuthError`] per reason, each answered 401 with its [`AuthReason`]):
 //! `alg` is ES256, RS256 or HS256 and must match the key (never `none`); `exp` exact (as PostgREST checks it), `nbf` with 30 s leeway;
 //! `iss` is `{SUPABASE_URL}/auth/v1`; `aud` (string or array) contains `authenticated`; `role` is
 //! `authenticated`; `sub` is a UUID.
 
+use crate::contract::error::AuthReason;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
@@ -39,6 +40,25 @@ pub enum AuthError {
     WrongRole,
     #[error("subject missing or not a UUID")]
     BadSubject,
+}
+
+impl AuthError {
+    /// The contract's reason for a refused token (docs/openapi.json, 401 `details.reason`).
+    pub fn reason(&self) -> AuthReason {
+        match self {
+            AuthError::Missing => AuthReason::MissingToken,
+            AuthError::Expired => AuthReason::TokenExpired,
+            AuthError::NotYetValid => AuthReason::TokenNotYetValid,
+            AuthError::WrongIssuer => AuthReason::WrongIssuer,
+            AuthError::WrongAudience => AuthReason::WrongAudience,
+            AuthError::Malformed
+            | AuthError::AlgorithmNotAllowed
+            | AuthError::UnknownKey
+            | AuthError::BadSignature
+            | AuthError::WrongRole
+            | AuthError::BadSubject => AuthReason::InvalidToken,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,63 +1,108 @@
-//! `GET /api/v1/jobs` query parameters.
+//! List query parameters: cursor pagination like Stripe's (docs/adr/0015) and the jobs list's filters.
 
 use super::model::JobStatus;
 use super::task_types::TaskType;
 use crate::contract::error::ApiError;
 use serde_json::{Map, Value};
 
+/// A page of a newest-first list: at most `limit` items after (older than) `starting_after`, or before
+/// (newer than) `ending_before`; the cursors are ids of items of the same list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u32,
+    pub starting_after: Option<String>,
+    pub ending_before: Option<String>,
+}
+
 /// `GET /api/v1/jobs` query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
-    pub page: u32,
-    pub page_size: u32,
+    pub page: Page,
     pub status: Option<JobStatus>,
     pub task_type: Option<String>,
 }
 
-impl ListQuery {
-    pub fn parse<'a>(pairs: impl Iterator<Item = (String, String)> + 'a) -> Result<ListQuery, ApiError> {
-        let mut q = ListQuery { page: 1, page_size: 50, status: None, task_type: None };
-        let mut f = Map::new();
-        for (k, v) in pairs {
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 100;
+
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36 && b.iter().enumerate().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
+}
+
+impl Page {
+    /// Takes the pagination parameters out of `pairs`, leaving the others; bad values go to `f`.
+    fn take(pairs: &mut Vec<(String, String)>, f: &mut Map<String, Value>) -> Page {
+        let mut page = Page { limit: DEFAULT_LIMIT, starting_after: None, ending_before: None };
+        pairs.retain(|(k, v)| {
             match k.as_str() {
-                "page" => match v.parse::<u32>() {
-                    Ok(n) if n >= 1 => q.page = n,
+                "limit" => match v.parse::<u32>() {
+                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => page.limit = n,
                     _ => {
-                        f.insert("page".into(), Value::from("must be an integer >= 1"));
+                        f.insert("limit".into(), Value::from(format!("must be an integer from 1 to {MAX_LIMIT}")));
                     }
                 },
-                "page_size" => match v.parse::<u32>() {
-                    Ok(n) if (1..=100).contains(&n) => q.page_size = n,
-                    _ => {
-                        f.insert("page_size".into(), Value::from("must be an integer from 1 to 100"));
-                    }
-                },
-                "status" if JobStatus::parse(&v).is_some() => q.status = JobStatus::parse(&v),
+                "starting_after" | "ending_before" if !is_uuid(v) => {
+                    f.insert(k.clone(), Value::from("must be the id of an item of this list"));
+                }
+                "starting_after" => page.starting_after = Some(v.to_ascii_lowercase()),
+                "ending_before" => page.ending_before = Some(v.to_ascii_lowercase()),
+                _ => return true,
+            }
+            false
+        });
+        if page.starting_after.is_some() && page.ending_before.is_some() {
+            f.insert("ending_before".into(), Value::from("cannot be combined with starting_after"));
+        }
+        page
+    }
+
+    /// A list with no parameters but the pagination ones.
+    pub fn parse(pairs: impl Iterator<Item = (String, String)>) -> Result<Page, ApiError> {
+        let mut rest: Vec<(String, String)> = pairs.collect();
+        let mut f = Map::new();
+        let page = Page::take(&mut rest, &mut f);
+        unknown(&rest, &mut f);
+        if f.is_empty() {
+            Ok(page)
+        } else {
+            Err(ApiError::invalid_fields(f))
+        }
+    }
+}
+
+fn unknown(rest: &[(String, String)], f: &mut Map<String, Value>) {
+    for (k, _) in rest {
+        f.insert(k.clone(), Value::from("unknown query parameter"));
+    }
+}
+
+impl ListQuery {
+    pub fn parse(pairs: impl Iterator<Item = (String, String)>) -> Result<ListQuery, ApiError> {
+        let mut rest: Vec<(String, String)> = pairs.collect();
+        let mut f = Map::new();
+        let page = Page::take(&mut rest, &mut f);
+        let mut q = ListQuery { page, status: None, task_type: None };
+        rest.retain(|(k, v)| {
+            match k.as_str() {
+                "status" if JobStatus::parse(v).is_some() => q.status = JobStatus::parse(v),
                 "status" => {
                     f.insert("status".into(), Value::from("must be one of PENDING, RUNNING, COMPLETED, FAILED, CANCELLED"));
                 }
-                "task_type" if TaskType::parse(&v).is_some() => q.task_type = Some(v),
+                "task_type" if TaskType::parse(v).is_some() => q.task_type = Some(v.clone()),
                 "task_type" => {
                     f.insert("task_type".into(), Value::from("unknown task type"));
                 }
-                other => {
-                    f.insert(other.to_string(), Value::from("unknown query parameter"));
-                }
+                _ => return true,
             }
-        }
-        // The database takes the offset as an integer: a page past it is past every list.
-        if f.is_empty() && q.offset() > i32::MAX as u64 {
-            f.insert("page".into(), Value::from("is past the end of any list"));
-        }
+            false
+        });
+        unknown(&rest, &mut f);
         if f.is_empty() {
             Ok(q)
         } else {
             Err(ApiError::invalid_fields(f))
         }
-    }
-
-    pub fn offset(&self) -> u64 {
-        (self.page as u64 - 1) * self.page_size as u64
     }
 }
 
@@ -65,14 +110,40 @@ impl ListQuery {
 mod tests {
     use super::*;
 
+    fn q(pairs: &[(&str, &str)]) -> Result<ListQuery, ApiError> {
+        ListQuery::parse(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
     #[test]
     fn list_query_defaults_caps_and_rejects() {
-        let q = ListQuery::parse(std::iter::empty()).unwrap();
-        assert_eq!((q.page, q.page_size), (1, 50));
-        let q = ListQuery::parse(vec![("page".into(), "3".into()), ("page_size".into(), "20".into())].into_iter()).unwrap();
-        assert_eq!(q.offset(), 40);
-        for (k, v) in [("page", "0"), ("page", "50000000"), ("page_size", "101"), ("page_size", "x"), ("status", "DONE"), ("sort", "id")] {
-            assert!(ListQuery::parse(vec![(k.to_string(), v.to_string())].into_iter()).is_err(), "{k}={v}");
+        let d = q(&[]).unwrap();
+        assert_eq!(d.page, Page { limit: DEFAULT_LIMIT, starting_after: None, ending_before: None });
+        let id = "0B6C1F5E-8A43-4E0C-9D4B-7C2E5A1F3D20";
+        let p = q(&[("limit", "100"), ("starting_after", id), ("status", "RUNNING")]).unwrap();
+        assert_eq!((p.page.limit, p.page.starting_after.as_deref()), (100, Some(id.to_ascii_lowercase().as_str())));
+        assert_eq!(p.status, Some(JobStatus::Running));
+        for bad in [
+            &[("limit", "0")][..],
+            &[("limit", "101")],
+            &[("limit", "x")],
+            &[("page", "2")],
+            &[("starting_after", "job_1")],
+            &[("ending_before", "")],
+            &[("starting_after", id), ("ending_before", id)],
+            &[("status", "DONE")],
+            &[("task_type", "")],
+            &[("sort", "id")],
+        ] {
+            let err = q(bad).unwrap_err();
+            assert_eq!(err.status(), 400, "{bad:?}");
+            let fields = &err.details()["fields"];
+            assert!(fields.as_object().is_some_and(|m| !m.is_empty()), "{bad:?} names its field");
         }
+    }
+
+    #[test]
+    fn pages_without_filters_refuse_the_filters() {
+        assert!(Page::parse(vec![("status".to_string(), "PENDING".to_string())].into_iter()).is_err());
+        assert_eq!(Page::parse(std::iter::empty()).unwrap().limit, DEFAULT_LIMIT);
     }
 }

@@ -19,5 +19,5 @@ pub mod task_types;
 #[cfg(test)]
 mod sql_vocabulary;
 
-pub use model::{AccountId, FailureReason, JobId, JobRow, JobStatus, PublicJob};
+pub use model::{AccountId, FailureReason, JobId, JobRow, JobStatus, JobSummary, PublicJob};
 pub use task_types::TaskType;

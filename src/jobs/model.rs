@@ -4,6 +4,7 @@
 //! The status and failure-reason vocabularies are SQL's (`check` constraints in `sql/migrations`); the
 //! host test `sql_vocabulary` keeps these enums and the migrations equal.
 
+use crate::contract::time as utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -139,15 +140,17 @@ pub struct JobRow {
     #[serde(default)]
     pub failure_reason: Option<FailureReason>,
     pub credit_cost: i64,
+    #[serde(deserialize_with = "utc::de_utc")]
     pub created_at: String,
+    #[serde(deserialize_with = "utc::de_utc")]
     pub updated_at: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "utc::de_utc_opt")]
     pub started_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "utc::de_utc_opt")]
     pub finished_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "utc::de_utc_opt")]
     pub cancel_requested_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "utc::de_utc_opt")]
     pub scrubbed_at: Option<String>,
 }
 
@@ -181,12 +184,14 @@ impl JobRow {
             started_at: self.started_at.clone(),
             finished_at: self.finished_at.clone(),
             scrubbed_at: self.scrubbed_at.clone(),
+            cancel_requested: self.cancel_requested_at.is_some() && !self.is_terminal(),
         }
     }
 }
 
 /// The job as clients see it (API.md "The job"): an allow-list of the row's columns. `account_id`,
-/// `user_id`, `idempotency_key` and `cancel_requested_at` are internal.
+/// `user_id`, `idempotency_key` and `cancel_requested_at` are internal; `cancel_requested` says a cancel
+/// of a RUNNING job is pending (it stops at its next step boundary).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PublicJob {
     pub id: JobId,
@@ -207,6 +212,31 @@ pub struct PublicJob {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub scrubbed_at: Option<String>,
+    pub cancel_requested: bool,
+}
+
+/// A job in a list (`GET /api/v1/jobs`): the summary `list_jobs` builds (no payload, result or error
+/// text; those are read by id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSummary {
+    pub id: JobId,
+    pub task_type: String,
+    pub status: JobStatus,
+    pub progress: u8,
+    pub step: String,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub failure_reason: Option<FailureReason>,
+    pub credit_cost: i64,
+    pub cancel_requested: bool,
+    #[serde(deserialize_with = "utc::de_utc")]
+    pub created_at: String,
+    #[serde(deserialize_with = "utc::de_utc")]
+    pub updated_at: String,
+    #[serde(default, deserialize_with = "utc::de_utc_opt")]
+    pub started_at: Option<String>,
+    #[serde(default, deserialize_with = "utc::de_utc_opt")]
+    pub finished_at: Option<String>,
 }
 
 /// The `data` of an SSE `job` frame: the fields a progress view needs (API.md "Server-Sent Events").
@@ -220,6 +250,8 @@ pub struct JobFrame {
     pub updated_at: String,
     pub last_error: Option<String>,
     pub failure_reason: Option<FailureReason>,
+    #[serde(default)]
+    pub cancel_requested: bool,
 }
 
 impl JobFrame {
@@ -240,6 +272,7 @@ impl From<&PublicJob> for JobFrame {
             updated_at: j.updated_at.clone(),
             last_error: j.last_error.clone(),
             failure_reason: j.failure_reason,
+            cancel_requested: j.cancel_requested,
         }
     }
 }
@@ -273,6 +306,8 @@ mod tests {
             assert!(v.get(public).is_some(), "{public} is public: {v}");
         }
         assert_eq!(v["status"], "PENDING");
+        assert_eq!(v["created_at"], "2026-11-30T00:00:00Z", "timestamps are UTC with Z");
+        assert_eq!(v["cancel_requested"], false);
     }
 
     #[test]

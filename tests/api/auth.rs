@@ -25,11 +25,19 @@ fn hs256(secret: &[u8], header: &Value, payload: &Value) -> String {
     format!("{input}.{}", B64.encode(mac.finalize().into_bytes()))
 }
 
-fn assert_unauthorized(r: &ApiResponse, case: &str) {
+/// A 401 says why (`details.reason`), and the challenge follows RFC 6750: no error code when no
+/// credentials came, `error="invalid_token"` with a description otherwise.
+fn assert_unauthorized(r: &ApiResponse, case: &str, reason: &str) {
     assert_eq!(r.status, 401, "{case}: {}", r.body);
     assert_eq!(r.body["error"]["code"], "unauthorized", "{case}");
-    assert_eq!(r.header("www-authenticate"), Some("Bearer"), "{case}");
-    assert_eq!(r.body["error"]["message"], "missing or invalid access token", "{case}: no detail that helps an attacker");
+    assert_eq!(r.body["error"]["details"]["reason"], reason, "{case}: {}", r.body);
+    let challenge = r.header("www-authenticate").unwrap_or_default();
+    if reason == "missing_token" {
+        assert_eq!(challenge, "Bearer realm=\"api\"", "{case}");
+    } else {
+        assert!(challenge.starts_with("Bearer realm=\"api\", error=\"invalid_token\", error_description=\""), "{case}: {challenge}");
+        assert!(challenge.contains(r.body["error"]["message"].as_str().unwrap()), "{case}: the description is the message");
+    }
 }
 
 #[tokio::test]
@@ -69,7 +77,36 @@ async fn each_user_sees_only_their_own_account() {
         http().get(stack.url("/api/v1/me")).bearer_auth(&a.access_token).header("X-Account-Id", &b_account).send().await.unwrap(),
     )
     .await;
-    r.assert_error(404, "not_found");
+    let details = r.assert_error(403, "account_forbidden");
+    assert_eq!(details["header"], "X-Account-Id");
+    // The same on every route that acts on an account, and for an id that names no account at all.
+    let nobody = uuid::Uuid::new_v4().to_string();
+    for (path, account) in [
+        ("/api/v1/billing", &b_account),
+        ("/api/v1/usage", &b_account),
+        ("/api/v1/credits/balance", &b_account),
+        ("/api/v1/credits/transactions", &b_account),
+        ("/api/v1/jobs", &b_account),
+        ("/api/v1/jobs", &nobody),
+    ] {
+        let r = ApiResponse::from(
+            http().get(stack.url(path)).bearer_auth(&a.access_token).header("X-Account-Id", account).send().await.unwrap(),
+        )
+        .await;
+        r.assert_error(403, "account_forbidden");
+    }
+    let r = ApiResponse::from(
+        http()
+            .post(stack.url("/api/v1/jobs"))
+            .bearer_auth(&a.access_token)
+            .header("X-Account-Id", &b_account)
+            .json(&json!({ "task_type": "http.request", "payload": { "url": "https://example.com/" } }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_error(403, "account_forbidden");
 
     let r = ApiResponse::from(
         http().get(stack.url("/api/v1/me")).bearer_auth(&a.access_token).header("X-Account-Id", "not-a-uuid").send().await.unwrap(),
@@ -102,6 +139,7 @@ async fn forged_and_malformed_tokens_are_all_401() {
     flipped[5] = if flipped[5] == b'A' { b'B' } else { b'A' };
 
     let cases: Vec<(&str, Option<String>)> = vec![
+        ("expired a second ago (no leeway: the database would refuse it)", Some(format!("Bearer {}", mint(json!({"exp": now - 1})).await))),
         ("alg none", Some(format!("Bearer {}", assemble(&json!({"alg": "none", "typ": "JWT"}), &payload, "")))),
         (
             "alg swapped to HS256 keyed with the public key",
@@ -154,7 +192,15 @@ async fn forged_and_malformed_tokens_are_all_401() {
             req = req.header("Authorization", a);
         }
         let r = ApiResponse::from(req.send().await.unwrap()).await;
-        assert_unauthorized(&r, case);
+        let reason = match case {
+            c if c.starts_with("expired") => "token_expired",
+            "not yet valid" => "token_not_yet_valid",
+            "wrong issuer" => "wrong_issuer",
+            "wrong audience" => "wrong_audience",
+            "empty authorization header" | "scheme only" | "basic auth" | "no authorization header" => "missing_token",
+            _ => "invalid_token",
+        };
+        assert_unauthorized(&r, case, reason);
     }
     // Sanity: the untouched token is accepted, so the refusals above are the forgeries' doing.
     assert_eq!(stack.get_as("/api/v1/me", &good).await.status, 200);

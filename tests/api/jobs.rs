@@ -186,9 +186,18 @@ async fn a_running_job_is_cancelled_at_its_next_step_and_a_finished_one_is_a_con
     let mut c = c.unwrap();
     wait_status(stack, &t, &id, &["RUNNING"]).await;
     let r = ApiResponse::from(http().post(stack.url(&format!("/api/v1/jobs/{id}/cancel"))).bearer_auth(&t).send().await.unwrap()).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.status, 202, "a RUNNING job's cancel is accepted, pending: {}", r.body);
+    assert_eq!((r.body["data"]["status"].as_str(), r.body["data"]["cancel_requested"].as_bool()), (Some("RUNNING"), Some(true)));
+    let progress = stack.get_as(&format!("/api/v1/jobs/{id}/progress"), &t).await;
+    assert!(
+        progress.body["data"]["status"] == "CANCELLED" || progress.body["data"]["cancel_requested"] == true,
+        "/progress shows the pending cancel: {}",
+        progress.body
+    );
     let frames = frames_until_terminal(&mut c).await;
+    assert!(frames.iter().any(|f| f.data["cancel_requested"] == true), "the stream shows the pending cancel: {frames:?}");
     assert_eq!(frames.last().unwrap().data["status"], "CANCELLED", "the terminal frame says CANCELLED: {frames:?}");
+    assert_eq!(frames.last().unwrap().data["cancel_requested"], false, "a finished job has no cancel pending");
     let job = wait_status(stack, &t, &id, &["CANCELLED"]).await;
     assert_eq!(job["failure_reason"], "cancelled");
     assert!(job["result"].is_null(), "a cancelled job keeps no result");
@@ -204,9 +213,15 @@ async fn an_idempotency_key_returns_the_same_job_and_an_identical_job_in_flight_
     let body = http_job(target().url(&format!("/slow/2000/{}", key())));
     let idem = key();
     let a = submit(stack, &t, body.clone(), Some(&idem)).await;
-    let b = submit(stack, &t, http_job(target().url("/ok/other")), Some(&idem)).await;
+    assert_eq!(a.header("idempotent-replayed"), None, "a first request is not a replay");
+    let b = submit(stack, &t, body.clone(), Some(&idem)).await;
     assert_eq!((a.status, b.status), (202, 200));
     assert_eq!(a.body["data"]["id"], b.body["data"]["id"]);
+    assert_eq!(b.header("idempotent-replayed"), Some("true"), "a replay says so");
+    // The same key with another request is refused (Stripe's rule), naming the job the key created.
+    let c = submit(stack, &t, http_job(target().url("/ok/other")), Some(&idem)).await;
+    let details = c.assert_error(422, "idempotency_key_reused");
+    assert_eq!(details["job_id"], a.body["data"]["id"]);
 
     let d = submit(stack, &t, body, None).await;
     let details = d.assert_error(409, "duplicate_job");
@@ -229,7 +244,9 @@ async fn another_accounts_job_is_404_on_every_route_and_stream() {
     let (s, _) = SseClient::open(&stack.url(&format!("/api/v1/jobs/{id}/events")), &other, None).await;
     assert_eq!(s, 404);
     let list = stack.get_as("/api/v1/jobs", &other).await;
-    assert_eq!(list.body["pagination"]["total"], 0);
+    assert_eq!(list.body["data"], json!([]));
+    let r = stack.get_as(&format!("/api/v1/jobs?starting_after={id}"), &other).await;
+    assert!(r.assert_error(400, "invalid_request")["fields"]["starting_after"].is_string(), "another account's job is no cursor");
     for bad in ["/api/v1/jobs/not-a-uuid", "/api/v1/jobs/00000000-0000-4000-8000-000000000000"] {
         stack.get_as(bad, &owner).await.assert_error(404, "not_found");
     }
@@ -278,17 +295,29 @@ async fn jobs_list_newest_first_with_pagination_and_filters() {
         let r = submit(stack, &t, http_job(target().url(&format!("/ok/{}", key()))), None).await;
         ids.push(r.body["data"]["id"].as_str().unwrap().to_string());
     }
-    let r = stack.get_as("/api/v1/jobs?page=1&page_size=2", &t).await;
+    let r = stack.get_as("/api/v1/jobs?limit=2", &t).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.body["pagination"], json!({"page": 1, "page_size": 2, "total": 3}));
-    assert_eq!(r.body["data"][0]["id"], ids[2].as_str(), "newest first");
-    let r = stack.get_as("/api/v1/jobs?page=2&page_size=2", &t).await;
+    assert_eq!(r.body["pagination"], json!({"limit": 2, "has_more": true}));
+    let page1: Vec<&str> = r.body["data"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
+    assert_eq!(page1, vec![ids[2].as_str(), ids[1].as_str()], "newest first");
+    for item in r.body["data"].as_array().unwrap() {
+        for absent in ["payload", "result", "last_error", "account_id", "correlation_id"] {
+            assert!(item.get(absent).is_none(), "list items are summaries without {absent}: {item}");
+        }
+        assert!(item["created_at"].as_str().unwrap().ends_with('Z'), "RFC 3339 UTC: {item}");
+    }
+    // A job submitted now does not shift the next page: the cursor is the last item seen.
+    submit(stack, &t, http_job(target().url(&format!("/ok/{}", key()))), None).await;
+    let r = stack.get_as(&format!("/api/v1/jobs?limit=2&starting_after={}", ids[1]), &t).await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["data"][0]["id"], ids[0].as_str());
-    assert!(r.body["data"][0].get("account_id").is_none(), "internal columns are not exposed");
+    assert_eq!(r.body["pagination"]["has_more"], false);
+    let r = stack.get_as(&format!("/api/v1/jobs?limit=1&ending_before={}", ids[0]), &t).await;
+    assert_eq!(r.body["data"][0]["id"], ids[1].as_str(), "ending_before pages back");
+    assert_eq!(r.body["pagination"]["has_more"], true);
     let r = stack.get_as("/api/v1/jobs?task_type=http.request&status=CANCELLED", &t).await;
-    assert_eq!(r.body["pagination"]["total"], 0);
-    for bad in ["page=0", "page_size=101", "page_size=abc", "status=DONE", "task_type=x", "sort=id"] {
+    assert_eq!(r.body["data"], json!([]));
+    for bad in ["page=2", "limit=0", "limit=101", "limit=abc", "status=DONE", "task_type=x", "sort=id", "starting_after=x"] {
         stack.get_as(&format!("/api/v1/jobs?{bad}"), &t).await.assert_error(400, "invalid_request");
     }
 }

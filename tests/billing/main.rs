@@ -259,16 +259,16 @@ async fn a_hundred_concurrent_submissions_against_ten_credits_accept_exactly_ten
     assert_eq!(refused.len(), 90);
     for r in &refused {
         assert_eq!(r.body["error"]["code"], "insufficient_credits");
-        assert_eq!(r.body["error"]["details"]["required"], 1);
+        assert_eq!(r.body["error"]["details"]["credit_cost"], 1);
     }
     eventually("every accepted job to fail and refund", WAIT, || async {
-        let r = stack().get_as("/api/v1/jobs?status=FAILED", &u.token).await;
-        (r.body["pagination"]["total"] == 10).then_some(())
+        let r = stack().get_as("/api/v1/jobs?status=FAILED&limit=100", &u.token).await;
+        (r.body["data"].as_array().map(Vec::len) == Some(10)).then_some(())
     })
     .await;
     let b = stack().get_as("/api/v1/credits/balance", &u.token).await;
     assert_eq!(b.body["data"]["balance"], 10, "each failed job refunded exactly once");
-    let tx = stack().get_as("/api/v1/credits/transactions?page_size=100", &u.token).await;
+    let tx = stack().get_as("/api/v1/credits/transactions?limit=100", &u.token).await;
     let kinds = |k: &str| tx.body["data"].as_array().unwrap().iter().filter(|t| t["kind"] == k).count();
     assert_eq!((kinds("deduct"), kinds("refund")), (10, 10));
 }
@@ -278,7 +278,8 @@ async fn free_quota_exhaustion_is_402_until_a_paid_invoice_opens_a_new_period() 
     let u = user("quota").await;
     let usage = stack().get_as("/api/v1/usage", &u.token).await;
     let (start, end) = (usage.body["data"]["period_start"].clone(), usage.body["data"]["period_end"].clone());
-    assert_eq!(usage.body["data"]["jobs_limit"], 100);
+    assert_eq!(usage.body["data"]["job_quota"], 100);
+    assert!(start.as_str().is_some_and(|s| s.ends_with('Z')), "RFC 3339 UTC: {start}");
     let r = stack()
         .service(reqwest::Method::POST, "/usage_counters")
         .json(&json!({ "account_id": u.account, "period_start": start, "period_end": end, "jobs_used": 100 }))
@@ -289,7 +290,8 @@ async fn free_quota_exhaustion_is_402_until_a_paid_invoice_opens_a_new_period() 
     let job = json!({"task_type": "http.request", "payload": {"url": target().url(&format!("/ok/quota-{}", u.account))}});
     let r = ApiResponse::from(http().post(stack().url("/api/v1/jobs")).bearer_auth(&u.token).json(&job).send().await.unwrap()).await;
     let d = r.assert_error(402, "plan_limit_exceeded");
-    assert_eq!((d["limit"].as_i64(), d["used"].as_i64()), (Some(100), Some(100)));
+    assert_eq!((d["job_quota"].as_i64(), d["jobs_used"].as_i64()), (Some(100), Some(100)), "the vocabulary of /usage");
+    assert!(d["resets_at"].as_str().is_some_and(|s| s.ends_with('Z')), "{d}");
     assert!(d["resets_at"].as_str().is_some_and(|s| s[..10] == end.as_str().unwrap()[..10]), "{d}");
 
     let customer = link_customer(&u).await;
@@ -390,15 +392,25 @@ async fn a_credit_pack_purchase_grants_its_credits_once() {
 }
 
 #[tokio::test]
-async fn pricing_is_public_and_lists_plans_costs_and_packs() {
+async fn pricing_is_public_and_lists_plans_costs_packs_and_amounts() {
+    fake().put_object(json!({ "id": "price_pro", "object": "price", "unit_amount": 2900, "currency": "usd",
+                               "recurring": { "interval": "month" } }));
+    fake().put_object(json!({ "id": "price_small", "object": "price", "unit_amount": 1000, "currency": "usd", "recurring": null }));
     let r = ApiResponse::from(http().get(stack().url("/api/v1/credits/pricing")).send().await.unwrap()).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let d = &r.body["data"];
     assert_eq!(d["plans"].as_array().unwrap().len(), 3);
-    assert_eq!(d["plans"][1]["code"], "PRO");
+    assert_eq!(d["plans"][1]["plan"], "PRO", "the plan is named `plan` as on /me and /billing");
     assert_eq!(d["plans"][1]["stripe_price_id"], "price_pro");
-    assert_eq!(d["task_credit_costs"]["http.request"], 1);
-    assert_eq!(d["credit_packs"][0], json!({"name": "small", "credits": 100}));
+    assert_eq!(d["plans"][1]["price"], json!({ "unit_amount": 2900, "currency": "usd", "interval": "month" }), "amounts from Stripe");
+    assert_eq!(d["plans"][0]["price"], json!({ "unit_amount": 0, "currency": "usd", "interval": "month" }), "FREE costs nothing");
+    assert!(d["plans"][2]["price"].is_null(), "a price Stripe does not know is shown as unknown, not invented: {d}");
+    assert_eq!(d["credit_costs"]["http.request"], 1);
+    assert_eq!(
+        d["credit_packs"][0],
+        json!({"credit_pack": "small", "credits": 100, "stripe_price_id": "price_small",
+               "price": { "unit_amount": 1000, "currency": "usd", "interval": null }})
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 //! enforces identifier uniqueness), and a replayed Idempotency-Key gets the first answer back. Tests
 //! shape the summaries with [`FakeStripe::adjust_meter`] (Stripe ahead), [`FakeStripe::drop_meter_events`]
 //! (Stripe behind or missing) and make meter events fail with [`FakeStripe::fail_meter_events`].
-//! `GET /v1/subscriptions|customers|invoices/{id}` answer what a test stored with [`FakeStripe::put_object`]
+//! `GET /v1/subscriptions|customers|invoices|prices/{id}` answer what a test stored with [`FakeStripe::put_object`]
 //! (Stripe's current state of that object), else 404 `resource_missing`.
 //! Failure injection, by a marker in the form's `success_url`: `stripe-500-twice` answers 500 to the
 //! first two requests with the same Idempotency-Key; `stripe-429-once` answers 429 once; `stripe-400`
@@ -236,7 +236,7 @@ async fn serve(mut sock: tokio::net::TcpStream, state: State) {
         None
     };
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let object = ["/v1/subscriptions/", "/v1/customers/", "/v1/invoices/"].iter().find_map(|p| path.strip_prefix(p));
+    let object = ["/v1/subscriptions/", "/v1/customers/", "/v1/invoices/", "/v1/prices/"].iter().find_map(|p| path.strip_prefix(p));
     let (status, json) = if let (true, Some(id)) = (authorized, object) {
         match state.objects.lock().unwrap().get(id) {
             Some(o) => (200, o.clone()),
