@@ -58,7 +58,7 @@ cargo_tool postrust-server "$POSTRUST_VERSION" "$POSTRUST_BIN"
 
 # 3. npm: wrangler, Node 22 for it, binaryen's wasm-opt (versions pinned in package.json + lock).
 if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/node ] \
-   || [ ! -d node_modules/playwright-core ] \
+   || [ ! -d node_modules/playwright-core ] || [ ! -x node_modules/.bin/redocly ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
   npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed"
@@ -80,4 +80,14 @@ command -v pg_prove >/dev/null || apt_install libtap-parser-sourcehandler-pgtap-
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || apt_install chromium
 [ -x "$PG_BINDIR/initdb" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
 
-say "ready (wasm-bindgen $WASM_BINDGEN_VERSION, worker-build $WORKER_BUILD_VERSION, postrust $POSTRUST_VERSION, PostgreSQL $pg_major, $("${CHROMIUM_PATH:-/usr/bin/chromium}" --version 2>/dev/null | head -1))"
+# 6. Schemathesis (the contract fuzz, tests/fuzz) in a project-local virtual environment, pinned in
+#    tests/fuzz/requirements.txt.
+need_cmd python3 "Debian: apt-get install python3"
+fuzz_pin=$(sed -n 's/^schemathesis==//p' tests/fuzz/requirements.txt)
+if [ "$(.venv/bin/schemathesis --version 2>/dev/null | awk '{print $NF}')" != "$fuzz_pin" ]; then
+  python3 -m venv .venv 2>/dev/null || { apt_install python3-venv; python3 -m venv .venv; } || die "could not create .venv"
+  say "pip install schemathesis $fuzz_pin (into .venv)"
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/fuzz/requirements.txt || die "pip install schemathesis failed"
+fi
+
+say "ready (wasm-bindgen $WASM_BINDGEN_VERSION, worker-build $WORKER_BUILD_VERSION, postrust $POSTRUST_VERSION, PostgreSQL $pg_major, $("${CHROMIUM_PATH:-/usr/bin/chromium}" --version 2>/dev/null | head -1), schemathesis $fuzz_pin)"

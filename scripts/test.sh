@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test: the lint gates (rustfmt, clippy), host unit tests, the JS entry's tests, pgTAP (with every migration reverted and
+# Every test: the lint gates (rustfmt, clippy, the OpenAPI linter), host unit tests, the JS entry's tests, pgTAP (with every migration reverted and
 # re-applied), then the end-to-end suite, which boots its own isolated stacks. Run via `npm test`.
 # Ends with one line totalling every runner: "summary: N passed, N failed".
 set -euo pipefail
@@ -13,6 +13,9 @@ cargo fmt --all --check
 cargo clippy --package edge-saas --lib --tests -- -D warnings
 cargo clippy --package edge-saas --lib --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --package e2e --tests --benches -- -D warnings
+
+step "OpenAPI lint (Redocly, recommended rules: docs/openapi.json)"
+node_modules/.bin/redocly lint docs/openapi.json --format=stylish 2>&1 | grep -v -e '^ *$' -e '[║╔╚]'
 
 step "host unit tests (cargo test)"
 cargo test --package edge-saas --lib 2>&1 | tee -a "$out"

@@ -22,6 +22,8 @@ export default class Worker extends WorkerEntrypoint {
     return new RustWorker(this.ctx, this.env).queue(batch);
   }
 
+  // An exception from a scheduled run (e.g. an expression that maps to no job) propagates, so the
+  // platform records the invocation as failed.
   async scheduled(event) {
     return new RustWorker(this.ctx, this.env).scheduled(event);
   }

@@ -3,7 +3,8 @@
 --     role, for the user the Worker verified, and no user can call them on the public PostgREST endpoint;
 --   * idempotency keys like Stripe's: a key remembers its request's fingerprint for 24 hours; a replay
 --     with another request is refused, a key reused after 24 hours starts a new job;
---   * cursor pagination (newest first, `starting_after`/`ending_before`, `has_more`) over summaries;
+--   * cursor pagination (newest first, `starting_after`/`ending_before`, both for the items between, `has_more`)
+--     over summaries;
 --   * an `X-Account-Id` the caller is not a member of is `account_forbidden`, not "not found";
 --   * EXECUTE on functions is an allow-list (sql/tests/60_privileges.sql walks the catalogue).
 
@@ -131,27 +132,26 @@ as $$
 declare
   acct uuid := private.resolve_account(p_account_id);
   lim integer := least(greatest(p_limit, 1), 100);
-  cur public.jobs;
-  backwards boolean := p_ending_before is not null;
+  after_row public.jobs;
+  before_row public.jobs;
+  backwards boolean := p_ending_before is not null and p_starting_after is null;
   page jsonb;
   n integer;
 begin
-  if p_starting_after is not null and p_ending_before is not null then
-    perform private.cursor_error('ending_before');
+  if p_starting_after is not null then
+    select * into after_row from public.jobs where id = p_starting_after and account_id = acct;
+    if not found then perform private.cursor_error('starting_after'); end if;
   end if;
-  if coalesce(p_starting_after, p_ending_before) is not null then
-    select * into cur from public.jobs where id = coalesce(p_starting_after, p_ending_before) and account_id = acct;
-    if not found then
-      perform private.cursor_error(case when backwards then 'ending_before' else 'starting_after' end);
-    end if;
+  if p_ending_before is not null then
+    select * into before_row from public.jobs where id = p_ending_before and account_id = acct;
+    if not found then perform private.cursor_error('ending_before'); end if;
   end if;
   with candidates as (
     select private.job_summary(j) as summary, j.created_at, j.id from public.jobs j
     where j.account_id = acct
       and (p_status is null or j.status = p_status) and (p_task_type is null or j.task_type = p_task_type)
-      and (cur.id is null
-           or (not backwards and (j.created_at, j.id) < (cur.created_at, cur.id))
-           or (backwards and (j.created_at, j.id) > (cur.created_at, cur.id)))
+      and (after_row.id is null or (j.created_at, j.id) < (after_row.created_at, after_row.id))
+      and (before_row.id is null or (j.created_at, j.id) > (before_row.created_at, before_row.id))
     order by case when backwards then j.created_at end asc, case when backwards then j.id end asc,
              j.created_at desc, j.id desc
     limit lim + 1
@@ -177,27 +177,25 @@ as $$
 declare
   acct uuid := private.resolve_account(p_account_id);
   lim integer := least(greatest(p_limit, 1), 100);
-  cur public.credit_transactions;
-  backwards boolean := p_ending_before is not null;
+  after_row public.credit_transactions;
+  before_row public.credit_transactions;
+  backwards boolean := p_ending_before is not null and p_starting_after is null;
   page jsonb;
   n integer;
 begin
-  if p_starting_after is not null and p_ending_before is not null then
-    perform private.cursor_error('ending_before');
+  if p_starting_after is not null then
+    select * into after_row from public.credit_transactions where id = p_starting_after and account_id = acct;
+    if not found then perform private.cursor_error('starting_after'); end if;
   end if;
-  if coalesce(p_starting_after, p_ending_before) is not null then
-    select * into cur from public.credit_transactions
-      where id = coalesce(p_starting_after, p_ending_before) and account_id = acct;
-    if not found then
-      perform private.cursor_error(case when backwards then 'ending_before' else 'starting_after' end);
-    end if;
+  if p_ending_before is not null then
+    select * into before_row from public.credit_transactions where id = p_ending_before and account_id = acct;
+    if not found then perform private.cursor_error('ending_before'); end if;
   end if;
   with candidates as (
     select t.* from public.credit_transactions t
     where t.account_id = acct
-      and (cur.id is null
-           or (not backwards and (t.created_at, t.id) < (cur.created_at, cur.id))
-           or (backwards and (t.created_at, t.id) > (cur.created_at, cur.id)))
+      and (after_row.id is null or (t.created_at, t.id) < (after_row.created_at, after_row.id))
+      and (before_row.id is null or (t.created_at, t.id) > (before_row.created_at, before_row.id))
     order by case when backwards then t.created_at end asc, case when backwards then t.id end asc,
              t.created_at desc, t.id desc
     limit lim + 1

@@ -92,10 +92,7 @@ impl From<DbError> for ApiError {
                         ApiError::IdempotencyKeyReused { job_id: details["job_id"].as_str().unwrap_or_default().to_string() }
                     }
                     "invalid_cursor" => {
-                        let mut f = serde_json::Map::new();
-                        let param = details["param"].as_str().unwrap_or("starting_after").to_string();
-                        f.insert(param, serde_json::Value::from("must be the id of an item of this list"));
-                        ApiError::invalid_fields(f)
+                        ApiError::CursorNotFound { param: details["param"].as_str().unwrap_or("starting_after").to_string() }
                     }
                     "conflict" => {
                         ApiError::Conflict { message: format!("the job is already {}", details["status"].as_str().unwrap_or("finished")) }
@@ -287,10 +284,10 @@ mod tests {
         assert_eq!((e.status(), e.code()), (403, "account_forbidden"));
         let e: ApiError =
             DbError::from_response(400, r#"{"code":"P0001","message":"idempotency_key_reused","details":"{\"job_id\": \"j1\"}"}"#).into();
-        assert_eq!((e.status(), e.code(), e.details()["job_id"].as_str()), (422, "idempotency_key_reused", Some("j1")));
+        assert_eq!((e.status(), e.code(), e.details()["job_id"].as_str()), (409, "idempotency_key_reused", Some("j1")));
         let e: ApiError =
             DbError::from_response(400, r#"{"code":"P0001","message":"invalid_cursor","details":"{\"param\": \"ending_before\"}"}"#).into();
-        assert_eq!((e.status(), e.details()["fields"]["ending_before"].is_string()), (400, true));
+        assert_eq!((e.status(), e.code(), e.details()["param"].as_str()), (404, "not_found", Some("ending_before")));
         let e: ApiError = DbError::from_response(400, r#"{"code":"P0001","message":"not_found"}"#).into();
         assert_eq!(e.status(), 404);
         let e: ApiError =

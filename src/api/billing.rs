@@ -40,10 +40,21 @@ pub async fn webhook(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, A
         }
     }
     let body: Value = serde_json::from_slice(&raw).map_err(|_| ApiError::invalid("body is not a Stripe event"))?;
-    let (Some(id), Some(kind), Some(_)) = (body["id"].as_str(), body["type"].as_str(), body["created"].as_i64()) else {
+    // The event's shape as docs/openapi.json states it: `id` starting `evt_`, a `type` of `[a-z0-9_.]+`, and
+    // `created` a Unix time JavaScript can hold exactly.
+    const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+    let mut body = body;
+    let created = crate::jobs::payloads::json_integer(&body["created"]).filter(|t| (0..=MAX_SAFE_INTEGER).contains(t));
+    let Some(created) = created else {
         return Err(ApiError::invalid("body is not a Stripe event"));
     };
-    if !id.starts_with("evt_") {
+    // `1004.0` is the integer 1004 (JSON Schema's `integer`); stored and applied as one.
+    body["created"] = Value::from(created);
+    let (Some(id), Some(kind)) = (body["id"].as_str(), body["type"].as_str()) else {
+        return Err(ApiError::invalid("body is not a Stripe event"));
+    };
+    let kind_ok = !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+    if !id.starts_with("evt_") || !kind_ok {
         return Err(ApiError::invalid("body is not a Stripe event"));
     }
     let event = VerifiedEvent { id: id.to_string(), kind: kind.to_string(), body };

@@ -55,7 +55,7 @@ pub enum ApiError {
     /// 403 `account_forbidden`: `X-Account-Id` names an account the caller is not a member of.
     #[error("account forbidden")]
     AccountForbidden,
-    /// 422 `idempotency_key_reused`: the `Idempotency-Key` was used in the last 24 hours with another
+    /// 409 `idempotency_key_reused`: the `Idempotency-Key` was used in the last 24 hours with another
     /// request (details: the job it created).
     #[error("idempotency key reused")]
     IdempotencyKeyReused { job_id: String },
@@ -63,6 +63,9 @@ pub enum ApiError {
     Forbidden { message: String },
     #[error("not found")]
     NotFound,
+    /// 404 `not_found`: a list cursor (`starting_after`, `ending_before`) names no item of the list.
+    #[error("cursor not found: {param}")]
+    CursorNotFound { param: String },
     #[error("method not allowed")]
     MethodNotAllowed { allow: Vec<&'static str> },
     #[error("conflict: {message}")]
@@ -117,11 +120,13 @@ impl ApiError {
             ApiError::InvalidRequest { .. } => 400,
             ApiError::Unauthorized(_) => 401,
             ApiError::AccountForbidden => 403,
-            ApiError::IdempotencyKeyReused { .. } => 422,
             ApiError::Forbidden { .. } => 403,
-            ApiError::NotFound => 404,
+            ApiError::NotFound | ApiError::CursorNotFound { .. } => 404,
             ApiError::MethodNotAllowed { .. } => 405,
-            ApiError::Conflict { .. } | ApiError::DuplicateJob { .. } | ApiError::SubscriptionExists { .. } => 409,
+            ApiError::Conflict { .. }
+            | ApiError::DuplicateJob { .. }
+            | ApiError::SubscriptionExists { .. }
+            | ApiError::IdempotencyKeyReused { .. } => 409,
             ApiError::BillingNotConfigured { .. } => 503,
             ApiError::PlanLimitExceeded { .. } | ApiError::InsufficientCredits { .. } => 402,
             ApiError::FeatureDisabled { .. } => 403,
@@ -140,7 +145,7 @@ impl ApiError {
             ApiError::AccountForbidden => "account_forbidden",
             ApiError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
             ApiError::Forbidden { .. } => "forbidden",
-            ApiError::NotFound => "not_found",
+            ApiError::NotFound | ApiError::CursorNotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { .. } => "conflict",
             ApiError::DuplicateJob { .. } => "duplicate_job",
@@ -169,6 +174,7 @@ impl ApiError {
             }
             ApiError::Forbidden { message } => message.clone(),
             ApiError::NotFound => "resource not found".into(),
+            ApiError::CursorNotFound { param } => format!("{param} names no item of this list"),
             ApiError::MethodNotAllowed { .. } => "method not allowed for this resource".into(),
             ApiError::Conflict { message } => message.clone(),
             ApiError::DuplicateJob { .. } => "the same job is already in flight".into(),
@@ -200,6 +206,7 @@ impl ApiError {
             ApiError::DuplicateJob { job_id } | ApiError::IdempotencyKeyReused { job_id } => json!({ "job_id": job_id }),
             ApiError::Unauthorized(reason) => json!({ "reason": reason.code() }),
             ApiError::AccountForbidden => json!({ "header": "X-Account-Id" }),
+            ApiError::CursorNotFound { param } => json!({ "param": param }),
             ApiError::SubscriptionExists { subscription_id } => {
                 json!({ "subscription_id": subscription_id, "portal": "/api/v1/billing/portal" })
             }

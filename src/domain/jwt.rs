@@ -151,9 +151,11 @@ pub struct InvalidAccountHeader;
 impl ActiveAccount {
     /// Parses the optional `X-Account-Id` header; `Err` when present but not a UUID.
     pub fn from_header(v: Option<&str>) -> Result<ActiveAccount, InvalidAccountHeader> {
+        // Present means a hyphenated UUID (the contract's `format: uuid`); an empty value is malformed.
         match v.map(str::trim) {
-            None | Some("") => Ok(ActiveAccount::Personal),
-            Some(v) => uuid::Uuid::parse_str(v).map(ActiveAccount::Selected).map_err(|_| InvalidAccountHeader),
+            None => Ok(ActiveAccount::Personal),
+            Some(v) if v.len() == 36 => uuid::Uuid::parse_str(v).map(ActiveAccount::Selected).map_err(|_| InvalidAccountHeader),
+            Some(_) => Err(InvalidAccountHeader),
         }
     }
 }
@@ -380,7 +382,8 @@ mod tests {
     #[test]
     fn the_account_header_selects_an_account_or_defaults_to_personal() {
         assert_eq!(ActiveAccount::from_header(None), Ok(ActiveAccount::Personal));
-        assert_eq!(ActiveAccount::from_header(Some(" ")), Ok(ActiveAccount::Personal));
+        assert!(ActiveAccount::from_header(Some(" ")).is_err(), "present but empty is malformed");
+        assert!(ActiveAccount::from_header(Some("urn:uuid:0b6c1f5e-8a43-4e0c-9d4b-7c2e5a1f3d20")).is_err(), "hyphenated only");
         assert_eq!(ActiveAccount::from_header(Some(SUB)), Ok(ActiveAccount::Selected(SUB.parse().unwrap())));
         assert!(ActiveAccount::from_header(Some("acct_1")).is_err());
     }

@@ -5,8 +5,9 @@ use super::task_types::TaskType;
 use crate::contract::error::ApiError;
 use serde_json::{Map, Value};
 
-/// A page of a newest-first list: at most `limit` items after (older than) `starting_after`, or before
-/// (newer than) `ending_before`; the cursors are ids of items of the same list.
+/// A page of a newest-first list: at most `limit` items after (older than) `starting_after` and/or before
+/// (newer than) `ending_before` (both: the items between, read from `starting_after`); the cursors are ids
+/// of items of the same list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     pub limit: u32,
@@ -51,9 +52,6 @@ impl Page {
             }
             false
         });
-        if page.starting_after.is_some() && page.ending_before.is_some() {
-            f.insert("ending_before".into(), Value::from("cannot be combined with starting_after"));
-        }
         page
     }
 
@@ -89,7 +87,7 @@ impl ListQuery {
                 "status" => {
                     f.insert("status".into(), Value::from("must be one of PENDING, RUNNING, COMPLETED, FAILED, CANCELLED"));
                 }
-                "task_type" if TaskType::parse(v).is_some() => q.task_type = Some(v.clone()),
+                "task_type" if TaskType::parse(v).is_some() => q.task_type = TaskType::parse(v).map(|t| t.as_str().to_string()),
                 "task_type" => {
                     f.insert("task_type".into(), Value::from("unknown task type"));
                 }
@@ -129,7 +127,6 @@ mod tests {
             &[("page", "2")],
             &[("starting_after", "job_1")],
             &[("ending_before", "")],
-            &[("starting_after", id), ("ending_before", id)],
             &[("status", "DONE")],
             &[("task_type", "")],
             &[("sort", "id")],

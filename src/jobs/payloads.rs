@@ -65,6 +65,11 @@ struct RawHttpPayload {
     timeout_ms: Option<Value>,
 }
 
+/// A JSON number that is an integer (`3` or `3.0`, as JSON Schema's `integer` allows).
+pub fn json_integer(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0).map(|f| f as i64))
+}
+
 /// Collects field errors under `payload.<field>`.
 struct Fields(Map<String, Value>);
 
@@ -77,7 +82,7 @@ impl Fields {
     fn timeout(&mut self, raw: Option<Value>, range: std::ops::RangeInclusive<i64>, default: u32) -> Option<u32> {
         match raw {
             None => Some(default),
-            Some(v) => match v.as_i64() {
+            Some(v) => match json_integer(&v) {
                 Some(n) if range.contains(&n) => Some(n as u32),
                 _ => {
                     self.bad("timeout_ms", &format!("must be an integer from {} to {}", range.start(), range.end()));
@@ -88,10 +93,72 @@ impl Fields {
     }
 }
 
-/// Parses a URL for a job: http/https only, a host, no embedded credentials, at most 2,048 characters.
+fn all(s: &str, ok: impl Fn(u8) -> bool) -> bool {
+    s.bytes().all(ok)
+}
+
+/// A domain name as the contract spells it: labels of letters and digits joined by single hyphens,
+/// at least two labels, the last one alphabetic (2-63 letters).
+fn is_contract_domain(host: &str) -> bool {
+    let labels: Vec<&str> = host.split('.').collect();
+    let (last, rest) = labels.split_last().expect("split yields one item");
+    !rest.is_empty()
+        && (2..=63).contains(&last.len())
+        && all(last, |b| b.is_ascii_alphabetic())
+        && rest.iter().all(|l| !l.is_empty() && l.split('-').all(|part| !part.is_empty() && all(part, |b| b.is_ascii_alphanumeric())))
+}
+
+/// A dotted-quad IPv4 address without leading zeros.
+fn is_contract_ipv4(host: &str) -> bool {
+    let octets: Vec<&str> = host.split('.').collect();
+    octets.len() == 4
+        && octets.iter().all(|o| {
+            !o.is_empty()
+                && o.len() <= 3
+                && all(o, |b| b.is_ascii_digit())
+                && (o.len() == 1 || !o.starts_with('0'))
+                && o.parse::<u16>().is_ok_and(|n| n <= 255)
+        })
+}
+
+/// The job URL grammar of the contract (`HttpRequestPayload.url` in docs/openapi.json): `http` or `https`,
+/// `://`, a domain name or IPv4 address, an optional port 1-65535, an optional path and query of URL
+/// characters; no credentials, fragment, IPv6 literal or whitespace. Checked before the WHATWG parse so
+/// the server accepts exactly what the published pattern accepts.
+pub fn matches_url_grammar(raw: &str) -> bool {
+    let Some(rest) = raw.strip_prefix("http://").or_else(|| raw.strip_prefix("https://")) else { return false };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && all(p, |b| b.is_ascii_digit())
+            && !p.starts_with('0')
+            && p.parse::<u32>().is_ok_and(|n| n <= 65_535)
+    });
+    let url_char = |b: u8| b.is_ascii_alphanumeric() || b"._~!$&'()*+,;=:@%/-".contains(&b);
+    let (path, query) = match tail.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (tail, None),
+    };
+    port_ok
+        && (is_contract_domain(host) || is_contract_ipv4(host))
+        && all(path, url_char)
+        && query.is_none_or(|q| all(q, |b| url_char(b) || b == b'?'))
+}
+
+/// Parses a URL for a job: the contract's grammar ([`matches_url_grammar`]), at most 2,048 characters,
+/// and a WHATWG URL.
 pub fn parse_job_url(raw: &str) -> Result<url::Url, &'static str> {
     if raw.len() > 2048 {
         return Err("must be at most 2048 characters");
+    }
+    if !matches_url_grammar(raw) {
+        return Err("must be an http or https URL with a domain name or IPv4 host, without credentials or a fragment");
     }
     let u = url::Url::parse(raw).map_err(|_| "must be an absolute http or https URL")?;
     if u.scheme() != "http" && u.scheme() != "https" {
@@ -128,7 +195,7 @@ impl HttpRequestPayload {
                         && !FORBIDDEN_HEADERS.contains(&k.to_ascii_lowercase().as_str())
                         && !k.to_ascii_lowercase().starts_with("cf-");
                     match v.as_str() {
-                        Some(s) if name_ok && s.len() <= 4096 && !s.contains(['\r', '\n', '\0']) => {
+                        Some(s) if name_ok && s.len() <= 4096 && s.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) => {
                             headers.insert(k, s.to_string());
                         }
                         _ => f.bad(&format!("headers.{k}"), "invalid or forbidden header"),
@@ -186,8 +253,17 @@ struct RawBrowserPayload {
     timeout_ms: Option<Value>,
 }
 
-/// Parses a payload object strictly: unknown fields are named, anything else is "must be an object".
+/// Parses a payload object strictly: unknown fields are named, a field given as `null` is refused (the
+/// contract has no nullable payload field; leave it out for the default), anything else is "must be an
+/// object".
 fn strict<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, ApiError> {
+    if let Some(m) = payload.as_object() {
+        let nulls: Map<String, Value> =
+            m.iter().filter(|(_, v)| v.is_null()).map(|(k, _)| (format!("payload.{k}"), Value::from("must not be null"))).collect();
+        if !nulls.is_empty() {
+            return Err(ApiError::invalid_fields(nulls));
+        }
+    }
     serde_json::from_value(payload.clone()).map_err(|e| {
         let msg = e.to_string();
         let mut f = Fields(Map::new());
@@ -263,7 +339,7 @@ pub struct SubmitJob {
     pub task_type: String,
     pub payload: Value,
     #[serde(default)]
-    pub max_attempts: Option<i64>,
+    pub max_attempts: Option<Value>,
 }
 
 /// A submission that passed validation: the canonical payload is what is stored and queued.
@@ -281,9 +357,9 @@ impl SubmitJob {
             f.insert("task_type".into(), Value::from(format!("unknown task type; known: {TASK_TYPE_NAMES}")));
             ApiError::invalid_fields(f)
         })?;
-        let max_attempts = match self.max_attempts {
+        let max_attempts = match self.max_attempts.as_ref().map(json_integer) {
             None => DEFAULT_MAX_ATTEMPTS,
-            Some(n) if (1..=MAX_MAX_ATTEMPTS as i64).contains(&n) => n as u32,
+            Some(Some(n)) if (1..=MAX_MAX_ATTEMPTS as i64).contains(&n) => n as u32,
             Some(_) => {
                 let mut f = Map::new();
                 f.insert("max_attempts".into(), Value::from("must be an integer from 1 to 10"));
@@ -349,31 +425,66 @@ mod tests {
     }
 
     #[test]
+    fn the_url_grammar_is_the_published_pattern() {
+        for ok in [
+            "http://a.bc",
+            "https://example.com/path?q=1&r=%20",
+            "http://127.0.0.1:8080/ok/x",
+            "https://sub-domain.example.co.uk:443/a/b/?c?d",
+            "http://1.2.3.4",
+        ] {
+            assert!(matches_url_grammar(ok), "{ok}");
+            assert!(parse_job_url(ok).is_ok(), "every URL the grammar accepts parses: {ok}");
+        }
+        for bad in [
+            "ftp://example.com/",
+            "HTTP://example.com/",
+            "http://example/",
+            "http://example.c0m/",
+            "http://-a.com/",
+            "http://a--b.com/",
+            "http://user:pw@example.com/",
+            "http://example.com/#frag",
+            "http://[::1]/",
+            "http://01.2.3.4/",
+            "http://256.1.1.1/",
+            "http://example.com:0/",
+            "http://example.com:65536/",
+            "http://example.com:/",
+            "http://example.com/a b",
+            "http://exa_mple.com/",
+            "",
+        ] {
+            assert!(!matches_url_grammar(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn bad_submissions_name_their_fields() {
         let f = field_errors(submit(json!({"task_type": "nope", "payload": {}})));
         assert!(f["task_type"].is_string());
-        let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.b", "extra": 1}})));
+        let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.bc", "extra": 1}})));
         assert!(f["payload.extra"].is_string(), "{f}");
         for url in ["ftp://a.b/x", "javascript:alert(1)", "not a url", "https://user:pw@a.b/", "file:///etc/passwd"] {
             let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": url}})));
             assert!(f["payload.url"].is_string(), "{url}: {f}");
         }
         for t in [-1, 0, 99, 30_001] {
-            let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.b", "timeout_ms": t}})));
+            let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.bc", "timeout_ms": t}})));
             assert!(f["payload.timeout_ms"].is_string(), "{t}");
         }
-        let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.b", "method": "DELETE"}})));
+        let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.bc", "method": "DELETE"}})));
         assert!(f["payload.method"].is_string());
-        let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.b", "body": "x"}})));
+        let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.bc", "body": "x"}})));
         assert!(f["payload.body"].is_string(), "a GET with a body");
-        let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.b", "headers": {"Host": "evil"}}})));
+        let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.bc", "headers": {"Host": "evil"}}})));
         assert!(f["payload.headers.Host"].is_string(), "{f}");
         for n in [0, 11, -3] {
-            let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.b"}, "max_attempts": n})));
+            let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.bc"}, "max_attempts": n})));
             assert!(f["max_attempts"].is_string());
         }
         let big = "x".repeat(MAX_PAYLOAD_BYTES);
-        let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.b", "body": big}})));
+        let f = field_errors(submit(json!({"task_type": "http.request", "payload": {"url": "https://a.bc", "body": big}})));
         assert!(f["payload"].is_string());
         let f = field_errors(submit(json!({"task_type": "http.request", "payload": []})));
         assert!(f["payload"].is_string(), "{f}");
@@ -382,12 +493,12 @@ mod tests {
     #[test]
     fn browser_payloads_are_strict_and_the_alias_maps_to_the_canonical_type() {
         let v =
-            submit(json!({"task_type": "navigate_and_extract_text", "payload": {"url": "https://a.b/x", "selector": "#main"}})).unwrap();
+            submit(json!({"task_type": "navigate_and_extract_text", "payload": {"url": "https://a.bc/x", "selector": "#main"}})).unwrap();
         assert_eq!(v.task_type, TaskType::BrowserExtractText);
         assert_eq!(v.task_type.as_str(), "browser.extract_text");
-        assert_eq!(v.payload, json!({"url": "https://a.b/x", "selector": "#main", "timeout_ms": 30000}));
+        assert_eq!(v.payload, json!({"url": "https://a.bc/x", "selector": "#main", "timeout_ms": 30000}));
         let v = submit(
-            json!({"task_type": "browser.extract_text", "payload": {"url": "http://a.b", "wait_for_selector": ".x", "timeout_ms": 1000}}),
+            json!({"task_type": "browser.extract_text", "payload": {"url": "http://a.bc", "wait_for_selector": ".x", "timeout_ms": 1000}}),
         )
         .unwrap();
         assert_eq!(v.payload["wait_for_selector"], ".x");
@@ -396,13 +507,13 @@ mod tests {
             assert!(f["payload.url"].is_string(), "{url}: {f}");
         }
         for t in [json!(999), json!(60_001), json!(0), json!("5000"), json!(1.5)] {
-            let f = field_errors(submit(json!({"task_type": "browser.extract_text", "payload": {"url": "https://a.b", "timeout_ms": t}})));
+            let f = field_errors(submit(json!({"task_type": "browser.extract_text", "payload": {"url": "https://a.bc", "timeout_ms": t}})));
             assert!(f["payload.timeout_ms"].is_string(), "{t}");
         }
-        let f = field_errors(submit(json!({"task_type": "browser.extract_text", "payload": {"url": "https://a.b", "script": "x"}})));
+        let f = field_errors(submit(json!({"task_type": "browser.extract_text", "payload": {"url": "https://a.bc", "script": "x"}})));
         assert!(f["payload.script"].is_string(), "{f}");
         for sel in [json!(""), json!("  "), json!(5), json!("a\nb"), json!("x".repeat(513))] {
-            let f = field_errors(submit(json!({"task_type": "browser.extract_text", "payload": {"url": "https://a.b", "selector": sel}})));
+            let f = field_errors(submit(json!({"task_type": "browser.extract_text", "payload": {"url": "https://a.bc", "selector": sel}})));
             assert!(f["payload.selector"].is_string(), "{f}");
         }
     }

@@ -326,3 +326,18 @@ async fn every_cron_job_writes_its_run_log() {
         other => panic!("unexpected answer {other}: {body}"),
     }
 }
+
+#[tokio::test]
+async fn runs_end_without_spurious_errors_and_an_unknown_expression_fails_the_invocation() {
+    let _l = LOCK.lock().await;
+    trigger("0+*+*+*+*", "report_usage").await;
+    let log = stack().worker_log();
+    assert!(!log.contains("could not record the run end"), "a void function's empty reply is not an error");
+    assert!(!log.contains("could not record the run start"));
+
+    let r = http().get(stack().url("/__scheduled?cron=1+2+3+4+5")).send().await.unwrap();
+    assert!(!r.status().is_success(), "an expression that maps to no job fails its invocation: {}", r.status());
+    assert!(stack().worker_log().contains("cron: expression maps to no job"));
+    // The Worker serves on after the failed invocation.
+    assert_eq!(http().get(stack().url("/health")).send().await.unwrap().status(), 200);
+}
