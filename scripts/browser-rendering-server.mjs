@@ -6,7 +6,7 @@
 //   POST /client/v4/accounts/{account_id}/browser-rendering/scrape    → {success, result: [{selector, results: [{text, html, attributes, height, width, top, left}]}]}
 //
 // Request bodies: {url, gotoOptions?: {waitUntil, timeout}, waitForSelector?: {selector, timeout, visible?},
-// elements?: [{selector}]} (scrape). Authorization: Bearer <token> (401 with the v4 error envelope
+// rejectRequestPattern?: ["/regex/flags"], elements?: [{selector}]} (scrape). Authorization: Bearer <token> (401 with the v4 error envelope
 // otherwise). Errors use {success: false, errors: [{code, message}], messages: [], result: null}:
 // 400 for a bad request, 422 when the page cannot be read (navigation or selector timeout), 429 with
 // Retry-After past the concurrency limit.
@@ -15,7 +15,7 @@
 //   POST /_dev/faults {status, count?, retry_after?}  the next `count` API requests (all, without count)
 //                                                     answer `status` (429s carry Retry-After)
 //   DELETE /_dev/faults                               back to normal
-//   GET /_dev/stats                                   {requests, by_status, faults}
+//   GET /_dev/stats                                   {requests, by_status, rejected, faults}
 //
 // Env: BROWSER_RENDERING_PORT (default 54330), BROWSER_RENDERING_TOKEN (required), CHROMIUM_PATH
 // (default /usr/bin/chromium), BROWSER_RENDERING_CONCURRENCY (default 4 pages at once; more queue up to
@@ -73,6 +73,14 @@ async function readJson(req) {
 
 const WAIT_UNTIL = { load: "load", domcontentloaded: "domcontentloaded", networkidle0: "networkidle", networkidle2: "networkidle" };
 
+// `rejectRequestPattern`: "/pattern/flags" strings; every request the page makes (redirect hops included)
+// whose URL matches one is failed, as Browser Rendering does.
+function toRegExp(p) {
+  const m = /^\/(.*)\/([dgimsuvy]*)$/s.exec(p);
+  if (!m) return null;
+  try { return new RegExp(m[1], m[2]); } catch { return null; }
+}
+
 function validate(body, endpoint) {
   if (!body || typeof body !== "object" || Array.isArray(body)) return "request body must be a JSON object";
   if (typeof body.url !== "string") return "url is required";
@@ -86,6 +94,10 @@ function validate(body, endpoint) {
   const w = body.waitForSelector;
   if (w !== undefined && (typeof w !== "object" || w === null || typeof w.selector !== "string")) return "waitForSelector.selector is required";
   if (w?.timeout !== undefined && !(Number.isInteger(w.timeout) && w.timeout >= 0 && w.timeout <= 60000)) return "waitForSelector.timeout must be 0..60000";
+  const rp = body.rejectRequestPattern;
+  if (rp !== undefined && (!Array.isArray(rp) || rp.some((p) => typeof p !== "string" || !toRegExp(p)))) {
+    return "rejectRequestPattern must be an array of regular expressions written /pattern/flags";
+  }
   if (endpoint === "scrape") {
     if (!Array.isArray(body.elements) || body.elements.length === 0 || body.elements.some((e) => typeof e?.selector !== "string")) {
       return "elements must be a non-empty array of {selector}";
@@ -98,6 +110,19 @@ async function render(body, endpoint) {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
+    const reject = (body.rejectRequestPattern ?? []).map(toRegExp);
+    if (reject.length) {
+      // The DevTools Fetch domain pauses every request, each redirect hop included (Playwright's
+      // page.route sees only a redirect chain's first URL).
+      const cdp = await context.newCDPSession(page);
+      cdp.on("Fetch.requestPaused", (e) => {
+        const blocked = reject.some((r) => { r.lastIndex = 0; return r.test(e.request.url); });
+        if (blocked) stats.rejected = (stats.rejected ?? 0) + 1;
+        cdp.send(blocked ? "Fetch.failRequest" : "Fetch.continueRequest",
+          blocked ? { requestId: e.requestId, errorReason: "BlockedByClient" } : { requestId: e.requestId }).catch(() => {});
+      });
+      await cdp.send("Fetch.enable", { patterns: [{ urlPattern: "*", requestStage: "Request" }] });
+    }
     const timeout = body.gotoOptions?.timeout ?? 30000;
     await page.goto(body.url, { waitUntil: WAIT_UNTIL[body.gotoOptions?.waitUntil ?? "load"], timeout }).catch((e) => {
       if (e?.name === "TimeoutError") e.message = `Navigation timeout of ${timeout} ms exceeded`;
@@ -153,8 +178,10 @@ async function api(req, res, endpoint) {
     send(res, 200, { success: true, result, errors: [], messages: [] });
   } catch (e) {
     const message = String(e?.message ?? e).split("\n")[0];
-    const timeout = e?.name === "TimeoutError";
-    fail(res, timeout ? 422 : 500, timeout ? 2002 : 10001, message);
+    // The page could not be read (a timeout, or a navigation the network or rejectRequestPattern
+    // refused): 422, the service itself is fine. Anything else is the service's own failure.
+    const pageError = e?.name === "TimeoutError" || /net::ERR_/.test(message);
+    fail(res, pageError ? 422 : 500, pageError ? 2002 : 10001, message);
   } finally {
     active--;
     waiting.shift()?.();

@@ -15,7 +15,7 @@ pub async fn extract(cfg: &Config, p: &BrowserExtractPayload) -> Outcome {
     if cfg.browser_rendering_url.is_empty() {
         return Outcome::ServiceFailure("BROWSER_RENDERING_URL is not configured".into());
     }
-    let (endpoint, body) = request_for(p);
+    let (endpoint, body) = request_for(p, !cfg.ssrf_deny.is_empty());
     let headers = Headers::new();
     let _ = headers.set("Content-Type", "application/json");
     let _ = headers.set("Authorization", &format!("Bearer {}", token.expose()));

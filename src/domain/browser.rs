@@ -19,11 +19,14 @@ pub const MAX_TEXT_CHARS: usize = 100_000;
 pub const REQUEST_MARGIN_MS: u32 = 15_000;
 
 /// Which endpoint, and its JSON body.
-pub fn request_for(p: &BrowserExtractPayload) -> (&'static str, Value) {
+pub fn request_for(p: &BrowserExtractPayload, deny_active: bool) -> (&'static str, Value) {
     let mut body = json!({
         "url": p.url,
         "gotoOptions": { "waitUntil": "load", "timeout": p.timeout_ms },
     });
+    if deny_active {
+        body["rejectRequestPattern"] = json!(reject_patterns(&p.url));
+    }
     if let Some(w) = &p.wait_for_selector {
         body["waitForSelector"] = json!({ "selector": w, "timeout": p.timeout_ms });
     }
@@ -34,6 +37,27 @@ pub fn request_for(p: &BrowserExtractPayload) -> (&'static str, Value) {
         }
         None => ("/content", body),
     }
+}
+
+/// What the browser must not request (`rejectRequestPattern`, JavaScript regular expressions; docs/adr/0015).
+/// The submission check sees only the job's URL; the browser follows redirects and loads sub-resources
+/// and frames the Worker never sees. So every request the browser would make to an internal name (a single
+/// label, `localhost`, `*.localhost`, `*.internal`, `*.local`, the loopback aliases), to an IPv6 literal, or
+/// to an IPv4 literal other than the job's own host is refused in the browser. Applied whenever the
+/// deny-list is on (`SSRF_DENY_CIDRS`).
+pub fn reject_patterns(job_url: &str) -> Vec<String> {
+    const SCHEME: &str = r"^[a-z][a-z0-9+.-]*:\/\/(?:[^\/?#@]*@)?";
+    const END: &str = r"\.?(?::\d*)?(?:[\/?#]|$)";
+    let names = format!(
+        r"/{SCHEME}(?:[^\/?#:.@\[]+|localhost|[^\/?#:@\[]*\.(?:localhost|internal|local)|localhost\.localdomain|ip6-localhost|ip6-loopback){END}/i"
+    );
+    let own_ipv4 = url::Url::parse(job_url).ok().and_then(|u| match u.host() {
+        Some(url::Host::Ipv4(ip)) => Some(ip.to_string().replace('.', r"\.")),
+        _ => None,
+    });
+    let except = own_ipv4.map(|ip| format!(r"(?!{ip}(?::\d*)?(?:[\/?#]|$))")).unwrap_or_default();
+    let literals = format!(r"/{SCHEME}{except}(?:\[|\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}\.\d{{1,3}}(?::\d*)?(?:[\/?#]|$))/i");
+    vec![names, literals]
 }
 
 /// How one call to Browser Rendering ended, for the job and for the circuit breaker.
@@ -317,10 +341,12 @@ mod tests {
 
     #[test]
     fn requests_follow_the_rest_contract() {
-        let (path, body) = request_for(&payload(None, None));
+        let (path, body) = request_for(&payload(None, None), false);
         assert_eq!(path, "/content");
         assert_eq!(body, json!({"url": "https://example.com/", "gotoOptions": {"waitUntil": "load", "timeout": 5000}}));
-        let (path, body) = request_for(&payload(Some("#main"), Some(".ready")));
+        let (_, body) = request_for(&payload(None, None), true);
+        assert_eq!(body["rejectRequestPattern"], json!(reject_patterns("https://example.com/")));
+        let (path, body) = request_for(&payload(Some("#main"), Some(".ready")), false);
         assert_eq!(path, "/scrape");
         assert_eq!(body["elements"], json!([{"selector": "#main"}, {"selector": "title"}]));
         assert_eq!(body["waitForSelector"], json!({"selector": ".ready", "timeout": 5000}));

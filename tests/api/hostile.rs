@@ -68,3 +68,39 @@ async fn a_token_just_past_its_expiry_is_401_not_a_database_error() {
     let r = stack.get_as("/api/v1/me", &t).await;
     r.assert_error(401, "unauthorized");
 }
+
+#[tokio::test]
+async fn jobs_can_only_be_created_through_the_worker() {
+    let stack = spawn_stack();
+    let user = stack.token_for(&unique_email("direct")).await;
+    // The public PostgREST endpoint, as a signed-in user with the project's anon key: the functions that
+    // create or fail jobs are not executable by users (they would skip the Worker's checks and queue).
+    for (function, args) in [
+        (
+            "submit_job",
+            json!({ "p_user_id": user.user_id, "p_task_type": "http.request", "p_payload": { "url": "http://127.0.0.1/" },
+                    "p_max_attempts": 3, "p_correlation_id": "direct" }),
+        ),
+        ("fail_unqueued_job", json!({ "p_job_id": "00000000-0000-4000-8000-000000000000" })),
+        ("job_start", json!({ "p_job_id": "00000000-0000-4000-8000-000000000000" })),
+        (
+            "grant_credits",
+            json!({ "p_account_id": "00000000-0000-4000-8000-000000000000", "p_amount": 1000, "p_kind": "grant", "p_reference": "x" }),
+        ),
+    ] {
+        let r = http()
+            .post(format!("{}/rpc/{function}", stack.info.postgrest_url))
+            .header("apikey", &stack.info.anon_key)
+            .bearer_auth(&user.access_token)
+            .json(&args)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        assert!(matches!(status, 401 | 403), "{function}: {status} {body}");
+        assert_eq!(body["code"], "42501", "{function}: permission denied, {body}");
+    }
+    let jobs = stack.get_as("/api/v1/jobs", &user.access_token).await;
+    assert_eq!(jobs.body["data"], json!([]), "nothing was created");
+}

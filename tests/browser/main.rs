@@ -20,7 +20,8 @@ fn stack() -> &'static Stack {
         ("STACK_JWT_SECRET", TEST_JWT_SECRET),
         (
             "STACK_WORKER_VARS",
-            r#"{"JOB_RETRY_BASE_SECS":"1","JOB_RETRY_MAX_SECS":"2","BREAKER_FAILURE_THRESHOLD":"3","BREAKER_COOLDOWN_SECS":"2"}"#,
+            // A deny-list on (without loopback, where the target listens) so the browser gets its reject patterns.
+            r#"{"JOB_RETRY_BASE_SECS":"1","JOB_RETRY_MAX_SECS":"2","BREAKER_FAILURE_THRESHOLD":"3","BREAKER_COOLDOWN_SECS":"2","SSRF_DENY_CIDRS":"10.0.0.0/8,192.168.0.0/16,169.254.0.0/16"}"#,
         ),
     ])
 }
@@ -150,6 +151,28 @@ async fn a_selector_that_never_appears_times_out_retries_and_fails_clearly() {
     let err = job["last_error"].as_str().unwrap();
     assert!(err.contains("#never") && err.contains("1000ms"), "a clear last_error: {err}");
     assert_eq!(target().hits(&k), 2, "the page was loaded once per attempt");
+}
+
+#[tokio::test]
+async fn a_redirect_to_an_internal_name_is_refused_in_the_browser() {
+    let _g = GATE.read().await;
+    let t = pro("redirect").await;
+    let k = key();
+    // The submitted URL passes the deny-list; the page it redirects to (`localhost`) would not.
+    let r = submit(
+        &t,
+        json!({ "task_type": "browser.extract_text", "max_attempts": 1,
+                "payload": { "url": target().url(&format!("/redirect-internal/{k}")), "timeout_ms": 5000 } }),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.body["data"]["id"].as_str().unwrap();
+    let job = wait_status(&t, id, &["COMPLETED", "FAILED"]).await;
+    assert_eq!(job["status"], "FAILED", "the redirect target was not read: {job}");
+    assert!(job["result"].is_null(), "{job}");
+    assert!(job["last_error"].as_str().unwrap_or_default().contains("ERR_BLOCKED_BY_CLIENT"), "{job}");
+    assert_eq!(target().hits(&k), 1, "the redirect was served, the internal page never requested");
+    assert!(stack().browser_stats().await["rejected"].as_u64().unwrap_or(0) >= 1, "the browser refused the hop");
 }
 
 #[tokio::test]

@@ -107,6 +107,14 @@ async fn serve(mut sock: tokio::net::TcpStream, hits: Arc<Mutex<HashMap<String, 
             )
         }
         ["ok", k] => (200, format!("hello {k}").into_bytes()),
+        // A redirect to this same server by an internal name (`localhost`), which the deny-list refuses.
+        ["redirect-internal", k] => {
+            let port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
+            let location = format!("http://localhost:{port}/page/{k}");
+            let head = format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = sock.write_all(head.as_bytes()).await;
+            return;
+        }
         ["fail", times, _] => {
             let times: u32 = times.parse().unwrap_or(0);
             if n <= times {
