@@ -35,8 +35,10 @@ async fn a_job_that_cannot_be_queued_fails_at_once_and_is_refunded() {
     let job = &jobs[0];
     assert_eq!(job["status"], "FAILED", "no PENDING job without a message: {job}");
     assert_eq!(job["failure_reason"], "task_error");
-    assert_eq!(job["last_error"], "the job could not be queued");
     assert_eq!(job["attempts"], 0, "it never ran");
+    // Lists carry summaries; the error text is on the job itself.
+    let full = stack.get_as(&format!("/api/v1/jobs/{}", job["id"].as_str().unwrap()), &t).await;
+    assert_eq!(full.body["data"]["last_error"], "the job could not be queued", "{}", full.body);
     assert_eq!(balance().await, start, "its credit was refunded");
     let ledger = stack.get_as("/api/v1/credits/transactions", &t).await;
     let kinds: Vec<&str> = ledger.body["data"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
