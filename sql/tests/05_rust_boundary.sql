@@ -2,13 +2,19 @@
 -- exactly the argument types the Rust side declares. A host test keeps this list and the Rust one equal.
 begin;
 create extension if not exists pgtap;
-select plan(38);
+select plan(44);
 
 select has_function('public', 'health_check', array[]::text[], 'public.health_check() exists');
 select has_function('public', 'me', array['uuid']::text[], 'public.me(uuid) exists');
 select has_function('public', 'submit_job', array['uuid', 'text', 'jsonb', 'integer', 'text', 'text', 'uuid']::text[], 'public.submit_job(uuid, text, jsonb, integer, text, text, uuid) exists');
 select has_function('public', 'fail_unqueued_job', array['uuid']::text[], 'public.fail_unqueued_job(uuid) exists');
 select has_function('public', 'list_jobs', array['integer', 'uuid', 'uuid', 'text', 'text', 'uuid']::text[], 'public.list_jobs(integer, uuid, uuid, text, text, uuid) exists');
+select has_function('public', 'submit_batch', array['uuid', 'jsonb', 'text', 'text', 'uuid']::text[], 'public.submit_batch(uuid, jsonb, text, text, uuid) exists');
+select has_function('public', 'fail_unqueued_jobs', array['uuid[]']::text[], 'public.fail_unqueued_jobs(uuid[]) exists');
+select has_function('public', 'get_batch', array['uuid', 'integer', 'uuid']::text[], 'public.get_batch(uuid, integer, uuid) exists');
+select has_function('public', 'list_batches', array['integer', 'uuid', 'uuid', 'uuid']::text[], 'public.list_batches(integer, uuid, uuid, uuid) exists');
+select has_function('public', 'cancel_batch', array['uuid']::text[], 'public.cancel_batch(uuid) exists');
+select has_function('public', 'batch_stream_context', array['uuid']::text[], 'public.batch_stream_context(uuid) exists');
 select has_function('public', 'get_job', array['uuid']::text[], 'public.get_job(uuid) exists');
 select has_function('public', 'cancel_job', array['uuid']::text[], 'public.cancel_job(uuid) exists');
 select has_function('public', 'stream_context', array['uuid', 'uuid']::text[], 'public.stream_context(uuid, uuid) exists');

@@ -32,11 +32,15 @@ select is(array(
   order by 1
 )::text[], array[
   'private.current_account_ids() authenticated',
+  'public.batch_stream_context(p_batch_id uuid) authenticated',
   'public.billing_overview(p_account_id uuid) authenticated',
+  'public.cancel_batch(p_batch_id uuid) authenticated',
   'public.cancel_job(p_job_id uuid) authenticated',
+  'public.get_batch(p_batch_id uuid, p_limit integer, p_starting_after uuid) authenticated',
   'public.get_job(p_job_id uuid) authenticated',
   'public.health_check() anon',
   'public.health_check() authenticated',
+  'public.list_batches(p_limit integer, p_starting_after uuid, p_ending_before uuid, p_account_id uuid) authenticated',
   'public.list_credit_transactions(p_limit integer, p_starting_after uuid, p_ending_before uuid, p_account_id uuid) authenticated',
   'public.list_jobs(p_limit integer, p_starting_after uuid, p_ending_before uuid, p_status text, p_task_type text, p_account_id uuid) authenticated',
   'public.me(p_account_id uuid) authenticated',
