@@ -8,6 +8,13 @@
 //!   `last_event_id` (all of them without it), then live frames; ends after the terminal frame.
 //! - `POST /stream {last_event_id?, max_streams}`: SSE for every job; replays after `last_event_id`
 //!   (nothing without it), then live; stays open.
+//! - `POST /publish {jobs, batch?}`: several rows at once; with `batch {id, total, cancel_requested}` the
+//!   batch is registered (or its cancel flag set) and one `batch` frame follows the jobs' frames.
+//! - `POST /batch {batch, jobs, last_event_id?, max_streams}`: SSE for one batch (docs/adr/0016): its
+//!   items' `job` frames and `batch` summary frames (counts built here from the items' frames), replayed
+//!   after `last_event_id` (all without it); ends after the frame that shows every item finished. The
+//!   Worker sends the database's batch and rows, which seed the object when it no longer holds them.
+//! - `POST /cancel {job_ids}` sets several cancellation flags at once.
 //! - `POST /cancel {job_id}` sets the cancellation flag; `POST /cancelled {job_id}` reads it.
 //! - `POST /state {job_id}`: the latest stored row, or 404.
 //!
@@ -17,6 +24,7 @@
 //! Platform docs: <https://developers.cloudflare.com/durable-objects/api/sql-storage/>.
 
 use crate::contract::sse::sse_frame_json;
+use crate::jobs::batches::{BatchFrame, BatchStatus, Counts};
 use crate::jobs::model::{JobFrame, JobStatus};
 use futures_channel::mpsc::{unbounded, UnboundedSender};
 use serde::Deserialize;
@@ -40,17 +48,36 @@ const FAST_PING_FOR_MS: f64 = 30_000.0;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS job_state (job_id TEXT PRIMARY KEY, snapshot TEXT NOT NULL, terminal_at INTEGER);
-CREATE TABLE IF NOT EXISTS job_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, frame TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS job_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, frame TEXT NOT NULL,
+  batch_id TEXT, event TEXT NOT NULL DEFAULT 'job');
 CREATE INDEX IF NOT EXISTS job_events_job ON job_events (job_id, seq);
 CREATE TABLE IF NOT EXISTS cancels (job_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS batch_state (batch_id TEXT PRIMARY KEY, total INTEGER NOT NULL, cancel_requested INTEGER NOT NULL DEFAULT 0,
+  snapshot TEXT, terminal_at INTEGER);
+CREATE TABLE IF NOT EXISTS batch_items (batch_id TEXT NOT NULL, job_id TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (batch_id, job_id));
 ";
+/// Columns added to `job_events` after objects already existed: added where missing (SQLite has no
+/// `ADD COLUMN IF NOT EXISTS`; the error for a column already there is expected and ignored).
+const ADDED_COLUMNS: [&str; 2] =
+    ["ALTER TABLE job_events ADD COLUMN batch_id TEXT", "ALTER TABLE job_events ADD COLUMN event TEXT NOT NULL DEFAULT 'job'"];
+const BATCH_INDEX: &str = "CREATE INDEX IF NOT EXISTS job_events_batch ON job_events (batch_id, seq)";
 
 type Tx = UnboundedSender<std::result::Result<Vec<u8>, worker::Error>>;
 
+/// What a stream shows.
+#[derive(Clone, PartialEq)]
+enum Filter {
+    /// `/events`: one job's frames.
+    Job(String),
+    /// `/batch`: a batch's item frames and its `batch` frames.
+    Batch(String),
+    /// `/stream`: every job's frames.
+    Account,
+}
+
 struct Sub {
     tx: Tx,
-    /// `Some(job)` for `/events` streams, `None` for the account-wide `/stream`.
-    job: Option<String>,
+    filter: Filter,
 }
 
 #[durable_object]
@@ -72,7 +99,31 @@ struct OpenReq {
 
 #[derive(Deserialize)]
 struct PublishReq {
-    job: Value,
+    #[serde(default)]
+    job: Option<Value>,
+    #[serde(default)]
+    jobs: Vec<Value>,
+    #[serde(default)]
+    batch: Option<BatchRef>,
+}
+
+/// A batch as the Worker names it to the object.
+#[derive(Deserialize)]
+struct BatchRef {
+    id: String,
+    total: u32,
+    #[serde(default)]
+    cancel_requested: bool,
+}
+
+#[derive(Deserialize)]
+struct BatchOpenReq {
+    batch: BatchRef,
+    #[serde(default)]
+    jobs: Vec<Value>,
+    #[serde(default)]
+    last_event_id: Option<i64>,
+    max_streams: usize,
 }
 
 #[derive(Deserialize)]
@@ -81,9 +132,33 @@ struct JobIdReq {
 }
 
 #[derive(Deserialize)]
+struct JobIdsReq {
+    job_ids: Vec<String>,
+}
+
+#[derive(Deserialize)]
 struct EventRow {
     seq: i64,
     frame: String,
+    #[serde(default = "job_event")]
+    event: String,
+}
+
+fn job_event() -> String {
+    "job".into()
+}
+
+#[derive(Deserialize)]
+struct BatchRow {
+    total: u32,
+    cancel_requested: i64,
+    snapshot: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    status: String,
+    n: u32,
 }
 
 #[derive(Deserialize)]
@@ -111,94 +186,193 @@ impl JobHub {
         Ok(rows.first().and_then(|r| serde_json::from_str(&r.snapshot).ok()))
     }
 
-    /// Stores a job row and sends its frame. A row for a job already terminal here is ignored, so a late
-    /// or duplicate publisher can never move a finished job backwards.
-    /// `job` is the public view the Worker sends ([`crate::jobs::PublicJob`]), stored as the snapshot.
-    async fn publish(&self, job: &Value) -> Result<Option<i64>> {
+    /// Appends a frame to the event log and returns its sequence number.
+    fn append(&self, key: &str, batch_id: Option<&str>, event: &str, data: &str) -> Result<i64> {
+        let batch: worker::SqlStorageValue = batch_id.map_or(worker::SqlStorageValue::Null, |b| b.into());
+        let rows: Vec<EventRow> = self
+            .sql()
+            .exec(
+                "INSERT INTO job_events (job_id, batch_id, event, frame) VALUES (?, ?, ?, ?) RETURNING seq, frame, event",
+                vec![key.into(), batch, event.into(), data.into()],
+            )?
+            .to_array()?;
+        Ok(rows.first().map(|r| r.seq).unwrap_or(0))
+    }
+
+    /// Sends a frame to the streams `matches` selects; `close` ends those streams after it.
+    fn fan_out(&self, frame: &[u8], matches: impl Fn(&Filter) -> bool, close: impl Fn(&Filter) -> bool) {
+        self.subs.borrow_mut().retain(|s| {
+            if !matches(&s.filter) {
+                return !s.tx.is_closed();
+            }
+            let sent = s.tx.unbounded_send(Ok(frame.to_vec())).is_ok();
+            // close_channel (not a drop) ends the stream for every sender, including the ping task's clone.
+            if close(&s.filter) {
+                s.tx.close_channel();
+                return false;
+            }
+            sent
+        });
+    }
+
+    async fn retain_until_expired(&self) -> Result<()> {
+        if self.state.storage().get_alarm().await?.is_none() {
+            self.state.storage().set_alarm(Duration::from_millis(RETENTION_MS as u64)).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores a job row and sends its frame; returns the frame's batch when the job belongs to one.
+    /// A row for a job already terminal here is ignored, so a late or duplicate publisher can never move
+    /// a finished job backwards. `job` is the public view the Worker sends ([`crate::jobs::PublicJob`]).
+    async fn publish_job(&self, job: &Value) -> Result<Option<String>> {
         let Ok(frame) = serde_json::from_value::<JobFrame>(job.clone()) else { return Ok(None) };
         let job_id = frame.id.as_str();
-        if let Some(prev) = self.stored(job_id)? {
-            // A finished job never moves back; and a state already sent (a waiting job asking again for a
-            // slot) is not sent twice.
-            if is_terminal(&prev) || serde_json::from_value::<JobFrame>(prev).is_ok_and(|p| p.same_state(&frame)) {
-                return Ok(None);
-            }
+        let prev = self.stored(job_id)?.and_then(|p| serde_json::from_value::<JobFrame>(p).ok());
+        if let Some(batch) = &frame.batch_id {
+            // The item's status for the batch's counts: never back from terminal either.
+            let status = match &prev {
+                Some(p) if p.status.is_terminal() => p.status,
+                _ => frame.status,
+            };
+            self.sql().exec(
+                "INSERT INTO batch_items (batch_id, job_id, status) VALUES (?, ?, ?)
+                 ON CONFLICT (batch_id, job_id) DO UPDATE SET status = excluded.status",
+                vec![batch.as_str().into(), job_id.into(), status.as_str().into()],
+            )?;
+        }
+        // A finished job never moves back; and a state already sent (a waiting job asking again for a
+        // slot) is not sent twice.
+        if prev.as_ref().is_some_and(|p| p.status.is_terminal() || p.same_state(&frame)) {
+            return Ok(frame.batch_id.clone());
         }
         let data = serde_json::to_string(&frame)?;
-        let now = worker::Date::now().as_millis() as i64;
         let terminal = frame.status.is_terminal();
-        let seq: Vec<EventRow> = self
-            .sql()
-            .exec("INSERT INTO job_events (job_id, frame) VALUES (?, ?) RETURNING seq, frame", vec![job_id.into(), data.clone().into()])?
-            .to_array()?;
-        let seq = seq.first().map(|r| r.seq).unwrap_or(0);
+        let seq = self.append(job_id, frame.batch_id.as_deref(), "job", &data)?;
+        let now = worker::Date::now().as_millis() as i64;
         let terminal_at: worker::SqlStorageValue = if terminal { now.into() } else { worker::SqlStorageValue::Null };
         self.sql().exec(
             "INSERT INTO job_state (job_id, snapshot, terminal_at) VALUES (?, ?, ?)
              ON CONFLICT (job_id) DO UPDATE SET snapshot = excluded.snapshot, terminal_at = excluded.terminal_at",
             vec![job_id.into(), job.to_string().into(), terminal_at],
         )?;
-        let frame = sse_frame_json(seq, "job", &data).into_bytes();
-        self.subs.borrow_mut().retain(|s| {
-            let matches = s.job.as_deref().is_none_or(|j| j == job_id);
-            if !matches {
-                return !s.tx.is_closed();
-            }
-            let sent = s.tx.unbounded_send(Ok(frame.clone())).is_ok();
-            // An `/events` stream ends after its job's terminal frame. close_channel (not a drop) ends
-            // it for every sender, including the ping task's clone.
-            if terminal && s.job.is_some() {
-                s.tx.close_channel();
-                return false;
-            }
-            sent
-        });
-        if terminal && self.state.storage().get_alarm().await?.is_none() {
-            self.state.storage().set_alarm(Duration::from_millis(RETENTION_MS as u64)).await?;
+        let bytes = sse_frame_json(seq, "job", &data).into_bytes();
+        let batch = frame.batch_id.clone();
+        self.fan_out(
+            &bytes,
+            |f| match f {
+                Filter::Job(j) => j == job_id,
+                Filter::Batch(b) => batch.as_deref() == Some(b.as_str()),
+                Filter::Account => true,
+            },
+            // An `/events` stream ends after its job's terminal frame.
+            |f| terminal && matches!(f, Filter::Job(_)),
+        );
+        if terminal {
+            self.retain_until_expired().await?;
         }
-        Ok(Some(seq))
+        Ok(frame.batch_id)
     }
 
-    async fn open(&self, job_filter: Option<String>, req: OpenReq) -> Result<Response> {
+    fn batch_row(&self, batch_id: &str) -> Result<Option<BatchRow>> {
+        let rows: Vec<BatchRow> = self
+            .sql()
+            .exec("SELECT total, cancel_requested, snapshot FROM batch_state WHERE batch_id = ?", vec![batch_id.into()])?
+            .to_array()?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// Registers a batch, or records that its cancellation was requested.
+    fn register_batch(&self, b: &BatchRef) -> Result<()> {
+        self.sql().exec(
+            "INSERT INTO batch_state (batch_id, total, cancel_requested) VALUES (?, ?, ?)
+             ON CONFLICT (batch_id) DO UPDATE SET cancel_requested = max(cancel_requested, excluded.cancel_requested)",
+            vec![b.id.as_str().into(), (b.total as i64).into(), (b.cancel_requested as i64).into()],
+        )?;
+        Ok(())
+    }
+
+    /// Sends a `batch` frame when the batch's counts changed since the last one. Unknown batches (not
+    /// registered here) get none; their item frames still flow.
+    async fn publish_batch(&self, batch_id: &str) -> Result<()> {
+        let Some(row) = self.batch_row(batch_id)? else { return Ok(()) };
+        let counted: Vec<CountRow> = self
+            .sql()
+            .exec("SELECT status, count(*) AS n FROM batch_items WHERE batch_id = ? GROUP BY status", vec![batch_id.into()])?
+            .to_array()?;
+        let mut counts = Counts::default();
+        for c in counted {
+            match JobStatus::parse(&c.status) {
+                Some(JobStatus::Pending) => counts.pending += c.n,
+                Some(JobStatus::Running) => counts.running += c.n,
+                Some(JobStatus::Completed) => counts.completed += c.n,
+                Some(JobStatus::Failed) => counts.failed += c.n,
+                Some(JobStatus::Cancelled) => counts.cancelled += c.n,
+                None => {}
+            }
+        }
+        let frame = BatchFrame::new(batch_id, row.total, counts, row.cancel_requested != 0);
+        let data = serde_json::to_string(&frame)?;
+        if row.snapshot.as_deref() == Some(data.as_str()) {
+            return Ok(());
+        }
+        let finished = frame.status == BatchStatus::Finished;
+        let seq = self.append(batch_id, Some(batch_id), "batch", &data)?;
+        let terminal_at: worker::SqlStorageValue =
+            if finished { (worker::Date::now().as_millis() as i64).into() } else { worker::SqlStorageValue::Null };
+        self.sql().exec(
+            "UPDATE batch_state SET snapshot = ?, terminal_at = ? WHERE batch_id = ?",
+            vec![data.as_str().into(), terminal_at, batch_id.into()],
+        )?;
+        let bytes = sse_frame_json(seq, "batch", &data).into_bytes();
+        let is_this = |f: &Filter| matches!(f, Filter::Batch(b) if b == batch_id);
+        self.fan_out(&bytes, is_this, |f| finished && is_this(f));
+        if finished {
+            self.retain_until_expired().await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes rows (one or many) and, once per batch they touch, the batch's frame.
+    async fn publish(&self, jobs: &[Value], batch: Option<&BatchRef>) -> Result<()> {
+        if let Some(b) = batch {
+            self.register_batch(b)?;
+        }
+        let mut touched: Vec<String> = batch.map(|b| b.id.clone()).into_iter().collect();
+        for job in jobs {
+            if let Some(b) = self.publish_job(job).await? {
+                if !touched.contains(&b) {
+                    touched.push(b);
+                }
+            }
+        }
+        for b in touched {
+            self.publish_batch(&b).await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a stream over the account's cap (429), else registers nothing yet.
+    fn over_cap(&self, max_streams: usize) -> bool {
         self.subs.borrow_mut().retain(|s| !s.tx.is_closed());
-        if self.subs.borrow().len() >= req.max_streams {
+        if self.subs.borrow().len() >= max_streams {
             // Find out sooner which of the open streams are gone.
             self.fast_ping_until.set(worker::Date::now().as_millis() as f64 + FAST_PING_FOR_MS);
-            return json_response(429, &json!({ "error": "stream_limit", "limit": req.max_streams }));
+            return true;
         }
-        if let (Some(job_id), Some(job)) = (&job_filter, &req.job) {
-            // Frames may have expired (or never reached this object): seed from the database's row.
-            if self.stored(job_id)?.is_none() {
-                self.publish(job).await?;
-            }
-        }
+        false
+    }
+
+    /// Replays `rows`, then (unless `finished`) registers the stream for live frames, in the same turn
+    /// (no await in between), so no frame can fall in a gap.
+    fn stream(&self, filter: Filter, rows: Vec<EventRow>, finished: bool) -> Result<Response> {
         let (tx, rx) = unbounded();
         let _ = tx.unbounded_send(Ok(b": connected\n\n".to_vec()));
-        let after = match (&job_filter, req.last_event_id) {
-            (_, Some(id)) => Some(id),
-            (Some(_), None) => Some(0),
-            (None, None) => None,
-        };
-        if let Some(after) = after {
-            let rows: Vec<EventRow> = match &job_filter {
-                Some(j) => self.sql().exec(
-                    "SELECT seq, frame FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq",
-                    vec![j.as_str().into(), after.into()],
-                )?,
-                None => self.sql().exec("SELECT seq, frame FROM job_events WHERE seq > ? ORDER BY seq", vec![after.into()])?,
-            }
-            .to_array()?;
-            for r in rows {
-                let _ = tx.unbounded_send(Ok(sse_frame_json(r.seq, "job", &r.frame).into_bytes()));
-            }
+        for r in rows {
+            let _ = tx.unbounded_send(Ok(sse_frame_json(r.seq, &r.event, &r.frame).into_bytes()));
         }
-        let finished = match &job_filter {
-            Some(j) => self.stored(j)?.is_some_and(|s| is_terminal(&s)),
-            None => false,
-        };
         if !finished {
-            // Registered in the same turn as the replay (no await in between): no frame can fall in a gap.
-            self.subs.borrow_mut().push(Sub { tx: tx.clone(), job: job_filter });
+            self.subs.borrow_mut().push(Sub { tx: tx.clone(), filter });
             let ping = tx;
             let fast_until = self.fast_ping_until.clone();
             wasm_bindgen_futures::spawn_local(async move {
@@ -224,12 +398,84 @@ impl JobHub {
         h.set("X-Accel-Buffering", "no")?;
         Ok(resp)
     }
+
+    fn refused(max_streams: usize) -> Result<Response> {
+        json_response(429, &json!({ "error": "stream_limit", "limit": max_streams }))
+    }
+
+    async fn open(&self, job_filter: Option<String>, req: OpenReq) -> Result<Response> {
+        if self.over_cap(req.max_streams) {
+            return Self::refused(req.max_streams);
+        }
+        if let (Some(job_id), Some(job)) = (&job_filter, &req.job) {
+            // Frames may have expired (or never reached this object): seed from the database's row.
+            if self.stored(job_id)?.is_none() {
+                self.publish(std::slice::from_ref(job), None).await?;
+            }
+        }
+        let after = match (&job_filter, req.last_event_id) {
+            (_, Some(id)) => Some(id),
+            (Some(_), None) => Some(0),
+            (None, None) => None,
+        };
+        let rows: Vec<EventRow> = match (after, &job_filter) {
+            (None, _) => Vec::new(),
+            (Some(after), Some(j)) => self
+                .sql()
+                .exec(
+                    "SELECT seq, frame, event FROM job_events WHERE job_id = ? AND event = 'job' AND seq > ? ORDER BY seq",
+                    vec![j.as_str().into(), after.into()],
+                )?
+                .to_array()?,
+            (Some(after), None) => self
+                .sql()
+                .exec("SELECT seq, frame, event FROM job_events WHERE event = 'job' AND seq > ? ORDER BY seq", vec![after.into()])?
+                .to_array()?,
+        };
+        let finished = match &job_filter {
+            Some(j) => self.stored(j)?.is_some_and(|s| is_terminal(&s)),
+            None => false,
+        };
+        let filter = job_filter.map_or(Filter::Account, Filter::Job);
+        self.stream(filter, rows, finished)
+    }
+
+    async fn open_batch(&self, req: BatchOpenReq) -> Result<Response> {
+        if self.over_cap(req.max_streams) {
+            return Self::refused(req.max_streams);
+        }
+        let id = req.batch.id.clone();
+        if self.batch_row(&id)?.is_none() {
+            // Expired here (or never seen): seed from the database's batch and rows.
+            self.publish(&req.jobs, Some(&req.batch)).await?;
+        }
+        let rows: Vec<EventRow> = self
+            .sql()
+            .exec(
+                "SELECT seq, frame, event FROM job_events WHERE batch_id = ? AND seq > ? ORDER BY seq",
+                vec![id.as_str().into(), req.last_event_id.unwrap_or(0).into()],
+            )?
+            .to_array()?;
+        let finished = self
+            .batch_row(&id)?
+            .and_then(|r| r.snapshot)
+            .and_then(|s| serde_json::from_str::<BatchFrame>(&s).ok())
+            .is_some_and(|f| f.status == BatchStatus::Finished);
+        self.stream(Filter::Batch(id), rows, finished)
+    }
 }
 
 impl DurableObject for JobHub {
     fn new(state: State, _env: Env) -> Self {
         // Creating the schema here means every method can assume it exists.
-        if let Err(e) = state.storage().sql().exec(SCHEMA, None) {
+        let sql = state.storage().sql();
+        if let Err(e) = sql.exec(SCHEMA, None) {
+            crate::log::error("jobhub: schema creation failed", json!({ "error": e.to_string() }));
+        }
+        for alter in ADDED_COLUMNS {
+            let _ = sql.exec(alter, None);
+        }
+        if let Err(e) = sql.exec(BATCH_INDEX, None) {
             crate::log::error("jobhub: schema creation failed", json!({ "error": e.to_string() }));
         }
         JobHub { state, subs: RefCell::new(Vec::new()), fast_ping_until: Rc::new(Cell::new(0.0)) }
@@ -240,11 +486,15 @@ impl DurableObject for JobHub {
         let body: Value = req.json().await.unwrap_or(Value::Null);
         match path.as_str() {
             "/publish" => {
-                let Ok(PublishReq { job }) = serde_json::from_value(body) else {
-                    return json_response(400, &json!({ "error": "job required" }));
+                let Ok(p) = serde_json::from_value::<PublishReq>(body) else {
+                    return json_response(400, &json!({ "error": "job or jobs required" }));
                 };
-                let seq = self.publish(&job).await?;
-                json_response(200, &json!({ "seq": seq }))
+                let jobs: Vec<Value> = p.job.into_iter().chain(p.jobs).collect();
+                if jobs.is_empty() && p.batch.is_none() {
+                    return json_response(400, &json!({ "error": "job or jobs required" }));
+                }
+                self.publish(&jobs, p.batch.as_ref()).await?;
+                json_response(200, &json!({ "published": jobs.len() }))
             }
             "/events" | "/stream" => {
                 let open: OpenReq = match serde_json::from_value(body) {
@@ -256,6 +506,19 @@ impl DurableObject for JobHub {
                     return json_response(400, &json!({ "error": "job required" }));
                 }
                 self.open(job, open).await
+            }
+            "/batch" => match serde_json::from_value::<BatchOpenReq>(body) {
+                Ok(open) => self.open_batch(open).await,
+                Err(e) => json_response(400, &json!({ "error": e.to_string() })),
+            },
+            "/cancel" if body.get("job_ids").is_some() => {
+                let Ok(JobIdsReq { job_ids }) = serde_json::from_value(body) else {
+                    return json_response(400, &json!({ "error": "job_ids required" }));
+                };
+                for id in job_ids {
+                    self.sql().exec("INSERT OR IGNORE INTO cancels (job_id) VALUES (?)", vec![id.into()])?;
+                }
+                json_response(200, &json!({ "cancelled": true }))
             }
             "/cancel" | "/cancelled" | "/state" => {
                 let Ok(JobIdReq { job_id }) = serde_json::from_value(body) else {
@@ -287,11 +550,21 @@ impl DurableObject for JobHub {
         sql.exec(&format!("DELETE FROM job_events WHERE job_id IN ({expired})"), vec![cutoff.into()])?;
         sql.exec(&format!("DELETE FROM cancels WHERE job_id IN ({expired})"), vec![cutoff.into()])?;
         sql.exec("DELETE FROM job_state WHERE terminal_at IS NOT NULL AND terminal_at <= ?", vec![cutoff.into()])?;
+        let batches = "SELECT batch_id FROM batch_state WHERE terminal_at IS NOT NULL AND terminal_at <= ?";
+        sql.exec(&format!("DELETE FROM job_events WHERE event = 'batch' AND batch_id IN ({batches})"), vec![cutoff.into()])?;
+        sql.exec(&format!("DELETE FROM batch_items WHERE batch_id IN ({batches})"), vec![cutoff.into()])?;
+        sql.exec("DELETE FROM batch_state WHERE terminal_at IS NOT NULL AND terminal_at <= ?", vec![cutoff.into()])?;
         #[derive(Deserialize)]
         struct Next {
             next: Option<f64>,
         }
-        let next: Vec<Next> = sql.exec("SELECT MIN(terminal_at) AS next FROM job_state WHERE terminal_at IS NOT NULL", None)?.to_array()?;
+        let next: Vec<Next> = sql
+            .exec(
+                "SELECT MIN(t) AS next FROM (SELECT terminal_at AS t FROM job_state WHERE terminal_at IS NOT NULL
+                 UNION ALL SELECT terminal_at FROM batch_state WHERE terminal_at IS NOT NULL)",
+                None,
+            )?
+            .to_array()?;
         if let Some(t) = next.first().and_then(|n| n.next) {
             let wait = (t + RETENTION_MS - worker::Date::now().as_millis() as f64).max(1000.0);
             self.state.storage().set_alarm(Duration::from_millis(wait as u64)).await?;

@@ -35,6 +35,33 @@ impl JobHubClient {
         }
     }
 
+    /// Sends several rows at once (one call, however many jobs), and with `batch` registers the batch
+    /// (`{id, total, cancel_requested}`) so its stream gets summary frames. Best effort, like [`Self::publish`].
+    pub async fn publish_many(&self, jobs: &[JobRow], batch: Option<Value>, request_id: &str) {
+        let jobs: Vec<_> = jobs.iter().map(JobRow::public).collect();
+        let mut body = json!({ "jobs": jobs });
+        if let Some(b) = batch {
+            body["batch"] = b;
+        }
+        match self.post("/publish", &body).await {
+            Ok(r) if r.status_code() == 200 => {}
+            Ok(r) => {
+                log::warn("jobhub: publish refused", json!({ "request_id": request_id, "status": r.status_code(), "jobs": jobs.len() }))
+            }
+            Err(e) => log::warn("jobhub: publish failed", json!({ "request_id": request_id, "error": e.to_string(), "jobs": jobs.len() })),
+        }
+    }
+
+    /// Sets the cancellation flag of several jobs in one call.
+    pub async fn request_cancel_many(&self, job_ids: &[&JobId]) -> worker::Result<()> {
+        let r = self.post("/cancel", &json!({ "job_ids": job_ids })).await?;
+        if r.status_code() == 200 {
+            Ok(())
+        } else {
+            Err(worker::Error::RustError(format!("jobhub cancel: HTTP {}", r.status_code())))
+        }
+    }
+
     pub async fn request_cancel(&self, job_id: &JobId) -> worker::Result<()> {
         let r = self.post("/cancel", &json!({ "job_id": job_id })).await?;
         if r.status_code() == 200 {
@@ -59,7 +86,7 @@ impl JobHubClient {
         r.json().await.ok()
     }
 
-    /// Opens an SSE stream (`/events` for one job, `/stream` for all). The object's response is returned
+    /// Opens an SSE stream (`/events` for one job, `/stream` for all, `/batch` for a batch). The object's response is returned
     /// as is: 200 with the stream, or 429 when the account is at its stream limit.
     pub async fn open(&self, path: &str, body: &Value) -> worker::Result<Response> {
         self.post(path, body).await

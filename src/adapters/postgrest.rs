@@ -88,23 +88,28 @@ impl From<DbError> for ApiError {
                 match message.as_str() {
                     "not_found" => ApiError::NotFound,
                     "account_forbidden" => ApiError::AccountForbidden,
-                    "idempotency_key_reused" => {
-                        ApiError::IdempotencyKeyReused { job_id: details["job_id"].as_str().unwrap_or_default().to_string() }
-                    }
+                    // {job_id}, or for a batch {batch_id}, or for a batch item {index, job_id}.
+                    "idempotency_key_reused" => ApiError::IdempotencyKeyReused { details },
                     "invalid_cursor" => {
                         ApiError::CursorNotFound { param: details["param"].as_str().unwrap_or("starting_after").to_string() }
                     }
                     "conflict" => {
                         ApiError::Conflict { message: format!("the job is already {}", details["status"].as_str().unwrap_or("finished")) }
                     }
+                    "batch_finished" => ApiError::Conflict { message: "every item of the batch has already finished".into() },
                     "duplicate_job" => ApiError::DuplicateJob { job_id: details["job_id"].as_str().unwrap_or_default().to_string() },
                     // The contract's vocabulary (docs/adr/0015): `job_quota`/`jobs_used` as on /usage, `credit_cost` as on the job.
-                    "plan_limit_exceeded" => ApiError::PlanLimitExceeded {
-                        details: serde_json::json!({
+                    "plan_limit_exceeded" => {
+                        let mut d = serde_json::json!({
                             "job_quota": details["limit"], "jobs_used": details["used"],
                             "resets_at": crate::contract::time::utc(details["resets_at"].as_str().unwrap_or_default()),
-                        }),
-                    },
+                        });
+                        // A batch says how many jobs it asked for.
+                        if let Some(n) = details.get("requested") {
+                            d["jobs_requested"] = n.clone();
+                        }
+                        ApiError::PlanLimitExceeded { details: d }
+                    }
                     "insufficient_credits" => ApiError::InsufficientCredits {
                         details: serde_json::json!({ "credit_cost": details["required"], "balance": details["balance"] }),
                     },

@@ -6,6 +6,7 @@
 //! `the_pgtap_boundary_test_lists_every_function` keeps that file and this list equal. Optional arguments
 //! are omitted when `None` so the SQL default applies.
 
+use crate::jobs::batches::{BatchDetail, BatchView};
 use crate::jobs::{AccountId, JobId, JobRow, JobStatus, JobSummary};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,12 @@ functions! {
     FailUnqueuedJob<'a> => "fail_unqueued_job"("uuid") -> JobRow;
     ListJobs<'a> => "list_jobs"("integer", "uuid", "uuid", "text", "text", "uuid") -> JobPage;
     GetJob<'a> => "get_job"("uuid") -> Option<JobRow>;
+    SubmitBatch<'a> => "submit_batch"("uuid", "jsonb", "text", "text", "uuid") -> BatchSubmitted;
+    FailUnqueuedJobs<'a> => "fail_unqueued_jobs"("uuid[]") -> Vec<JobRow>;
+    GetBatch<'a> => "get_batch"("uuid", "integer", "uuid") -> BatchDetail;
+    ListBatches<'a> => "list_batches"("integer", "uuid", "uuid", "uuid") -> BatchPage;
+    CancelBatch<'a> => "cancel_batch"("uuid") -> BatchChanged;
+    BatchStreamContext<'a> => "batch_stream_context"("uuid") -> BatchStreamCtx;
     CancelJob<'a> => "cancel_job"("uuid") -> JobRow;
     StreamContext<'a> => "stream_context"("uuid", "uuid") -> StreamCtx;
     RequestLimits => "request_limits"("uuid") -> Limits;
@@ -179,6 +186,84 @@ pub struct StreamCtx {
     /// The plan's stream cap; `None` only if the account has no plan row (a broken invariant).
     pub max_streams: Option<u32>,
     pub job: Option<JobRow>,
+}
+
+// ---- batches (sql/migrations/*_batches.sql, docs/adr/0016) ----
+
+/// Creates a batch (service role only, like `submit_job`). `p_items` is the validated list
+/// ([`crate::jobs::batches::ValidItem::to_sql`]).
+#[derive(Serialize)]
+pub struct SubmitBatch<'a> {
+    pub p_user_id: &'a str,
+    pub p_items: &'a Value,
+    pub p_correlation_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_idempotency_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_account_id: Option<String>,
+}
+
+/// `submit_batch`'s answer: the batch and its jobs in item order.
+#[derive(Debug, Deserialize)]
+pub struct BatchSubmitted {
+    pub outcome: SubmitOutcome,
+    pub batch: BatchView,
+    pub jobs: Vec<JobRow>,
+}
+
+#[derive(Serialize)]
+pub struct FailUnqueuedJobs<'a> {
+    pub p_job_ids: &'a [&'a JobId],
+}
+
+#[derive(Serialize)]
+pub struct GetBatch<'a> {
+    pub p_batch_id: &'a str,
+    pub p_limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_starting_after: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct ListBatches<'a> {
+    pub p_limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_starting_after: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_ending_before: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_account_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BatchPage {
+    pub has_more: bool,
+    pub items: Vec<BatchView>,
+}
+
+#[derive(Serialize)]
+pub struct CancelBatch<'a> {
+    pub p_batch_id: &'a str,
+}
+
+/// `cancel_batch`'s answer: the batch and the items it changed.
+#[derive(Debug, Deserialize)]
+pub struct BatchChanged {
+    pub batch: BatchView,
+    pub jobs: Vec<JobRow>,
+}
+
+#[derive(Serialize)]
+pub struct BatchStreamContext<'a> {
+    pub p_batch_id: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BatchStreamCtx {
+    pub account_id: AccountId,
+    pub max_streams: Option<u32>,
+    pub batch: BatchView,
+    pub jobs: Vec<JobRow>,
 }
 
 #[derive(Serialize)]

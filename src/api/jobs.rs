@@ -26,7 +26,7 @@ fn job_id(ctx: &RequestCtx<'_>) -> Result<JobId, ApiError> {
     ctx.params.first().and_then(|raw| JobId::parse(raw)).ok_or(ApiError::NotFound)
 }
 
-fn hub(ctx: &RequestCtx<'_>, account: &AccountId) -> Result<JobHubClient, ApiError> {
+pub(crate) fn hub(ctx: &RequestCtx<'_>, account: &AccountId) -> Result<JobHubClient, ApiError> {
     JobHubClient::for_account(ctx.env, account).map_err(|e| ApiError::Internal(format!("jobhub binding: {e}")))
 }
 
@@ -173,18 +173,25 @@ pub async fn cancel(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, 
 
 /// Frame ids are the event log's sequence numbers: a value that is not one (negative, not a number, or
 /// past JavaScript's exact integers, which the object's storage uses) is ignored like a missing header.
-fn last_event_id(req: &Request) -> Option<i64> {
+pub(crate) fn last_event_id(req: &Request) -> Option<i64> {
     const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
     header(req, "Last-Event-ID").and_then(|v| v.trim().parse::<i64>().ok()).filter(|n| (0..=MAX_SAFE_INTEGER).contains(n))
 }
 
-async fn open_stream(ctx: &RequestCtx<'_>, path: &str, sc: &rpc::StreamCtx, mut body: Value) -> Result<Reply, ApiError> {
-    let max_streams = sc.max_streams.unwrap_or_else(|| {
-        log::error("jobs: account without a plan stream cap", json!({ "request_id": ctx.request_id, "account_id": sc.account_id }));
+/// Opens a JobHub stream (`/events`, `/stream` or `/batch`) for `account` under its plan's stream cap.
+pub(crate) async fn open_stream(
+    ctx: &RequestCtx<'_>,
+    path: &str,
+    account: &AccountId,
+    max_streams: Option<u32>,
+    mut body: Value,
+) -> Result<Reply, ApiError> {
+    let max_streams = max_streams.unwrap_or_else(|| {
+        log::error("jobs: account without a plan stream cap", json!({ "request_id": ctx.request_id, "account_id": account }));
         FALLBACK_MAX_STREAMS
     });
     body["max_streams"] = Value::from(max_streams);
-    let hub = hub(ctx, &sc.account_id)?;
+    let hub = hub(ctx, account)?;
     let resp = hub.open(path, &body).await.map_err(|e| ApiError::Internal(format!("jobhub open: {e}")))?;
     match resp.status_code() {
         200 => {}
@@ -206,12 +213,12 @@ pub async fn events(req: &Request, ctx: &RequestCtx<'_>, who: &Authenticated) ->
     let id = job_id(ctx)?;
     let sc = Db::as_user(ctx.cfg, &who.token).call(&rpc::StreamContext { p_job_id: Some(&id), p_account_id: None }).await?;
     let body = json!({ "job": sc.job.as_ref().map(JobRow::public), "last_event_id": last_event_id(req) });
-    open_stream(ctx, "/events", &sc, body).await
+    open_stream(ctx, "/events", &sc.account_id, sc.max_streams, body).await
 }
 
 /// `GET /api/v1/jobs/stream`.
 pub async fn stream(req: &Request, ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
     let sc = Db::as_user(ctx.cfg, &who.token).call(&rpc::StreamContext { p_job_id: None, p_account_id: account_arg(who) }).await?;
     let body = json!({ "last_event_id": last_event_id(req) });
-    open_stream(ctx, "/stream", &sc, body).await
+    open_stream(ctx, "/stream", &sc.account_id, sc.max_streams, body).await
 }

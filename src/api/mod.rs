@@ -1,5 +1,6 @@
 //! The HTTP API, one module per resource. [`handle`] maps a matched route to its handler.
 
+pub mod batches;
 pub mod billing;
 pub mod handler;
 pub mod health;
@@ -52,6 +53,11 @@ pub async fn handle(route: Route, req: &mut Request, ctx: &RequestCtx<'_>) -> Re
                 Route::JobProgress => jobs::progress(ctx, &who).await,
                 Route::JobCancel => jobs::cancel(ctx, &who).await,
                 Route::JobEvents => jobs::events(req, ctx, &who).await,
+                Route::BatchesCreate => batches::create(req, ctx, &who).await,
+                Route::BatchesList => batches::list(req, ctx, &who).await,
+                Route::BatchGet => batches::get(req, ctx, &who).await,
+                Route::BatchCancel => batches::cancel(ctx, &who).await,
+                Route::BatchEvents => batches::events(req, ctx, &who).await,
                 Route::Billing => billing::get(ctx, &who).await,
                 Route::BillingCheckout => billing::checkout(req, ctx, &who).await,
                 Route::BillingPortal => billing::portal(req, ctx, &who).await,

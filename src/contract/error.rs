@@ -58,7 +58,7 @@ pub enum ApiError {
     /// 409 `idempotency_key_reused`: the `Idempotency-Key` was used in the last 24 hours with another
     /// request (details: the job it created).
     #[error("idempotency key reused")]
-    IdempotencyKeyReused { job_id: String },
+    IdempotencyKeyReused { details: Value },
     #[error("forbidden")]
     Forbidden { message: String },
     #[error("not found")]
@@ -170,7 +170,7 @@ impl ApiError {
             ApiError::Unauthorized(reason) => reason.message().into(),
             ApiError::AccountForbidden => "the caller is not a member of the account named by X-Account-Id".into(),
             ApiError::IdempotencyKeyReused { .. } => {
-                "this Idempotency-Key was used with a different request in the last 24 hours; use a new key".into()
+                "this idempotency key was used with a different request in the last 24 hours; use a new key".into()
             }
             ApiError::Forbidden { message } => message.clone(),
             ApiError::NotFound => "resource not found".into(),
@@ -203,7 +203,8 @@ impl ApiError {
             ApiError::InvalidRequest { details: Some(d), .. } => d.clone(),
             ApiError::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
             ApiError::MethodNotAllowed { allow } => json!({ "allow": allow }),
-            ApiError::DuplicateJob { job_id } | ApiError::IdempotencyKeyReused { job_id } => json!({ "job_id": job_id }),
+            ApiError::DuplicateJob { job_id } => json!({ "job_id": job_id }),
+            ApiError::IdempotencyKeyReused { details } => details.clone(),
             ApiError::Unauthorized(reason) => json!({ "reason": reason.code() }),
             ApiError::AccountForbidden => json!({ "header": "X-Account-Id" }),
             ApiError::CursorNotFound { param } => json!({ "param": param }),

@@ -6,9 +6,11 @@
 //! - [`envelope`]: the queue message.
 //! - [`lifecycle`]: the pure decision the consumer follows ([`lifecycle::decide`]).
 //! - [`list`]: the list query.
+//! - [`batches`]: the batch body, the batch view and queue batch sizing.
 //!
 //! Pure: nothing here imports `worker`, so the whole lifecycle is tested on the host.
 
+pub mod batches;
 pub mod envelope;
 pub mod lifecycle;
 pub mod list;

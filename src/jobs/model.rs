@@ -152,6 +152,11 @@ pub struct JobRow {
     pub cancel_requested_at: Option<String>,
     #[serde(default, deserialize_with = "utc::de_utc_opt")]
     pub scrubbed_at: Option<String>,
+    /// The batch the job was submitted in, and its place there (docs/adr/0016).
+    #[serde(default)]
+    pub batch_id: Option<String>,
+    #[serde(default)]
+    pub batch_index: Option<u8>,
 }
 
 impl JobRow {
@@ -162,6 +167,28 @@ impl JobRow {
     /// The same row at a named step of a running task (what JobHub shows between database writes).
     pub fn at_step(&self, step: &str, progress: u8) -> JobRow {
         JobRow { step: step.to_string(), progress, ..self.clone() }
+    }
+
+    /// The row as a list shows it (`private.job_summary` in SQL builds the same).
+    pub fn summary(&self) -> JobSummary {
+        JobSummary {
+            id: self.id.clone(),
+            task_type: self.task_type.clone(),
+            status: self.status,
+            progress: self.progress,
+            step: self.step.clone(),
+            attempts: self.attempts,
+            max_attempts: self.max_attempts,
+            failure_reason: self.failure_reason,
+            credit_cost: self.credit_cost,
+            cancel_requested: self.cancel_requested_at.is_some(),
+            batch_id: self.batch_id.clone(),
+            batch_index: self.batch_index,
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+            started_at: self.started_at.clone(),
+            finished_at: self.finished_at.clone(),
+        }
     }
 
     pub fn public(&self) -> PublicJob {
@@ -185,6 +212,8 @@ impl JobRow {
             finished_at: self.finished_at.clone(),
             scrubbed_at: self.scrubbed_at.clone(),
             cancel_requested: self.cancel_requested_at.is_some() && !self.is_terminal(),
+            batch_id: self.batch_id.clone(),
+            batch_index: self.batch_index,
         }
     }
 }
@@ -213,6 +242,8 @@ pub struct PublicJob {
     pub finished_at: Option<String>,
     pub scrubbed_at: Option<String>,
     pub cancel_requested: bool,
+    pub batch_id: Option<String>,
+    pub batch_index: Option<u8>,
 }
 
 /// A job in a list (`GET /api/v1/jobs`): the summary `list_jobs` builds (no payload, result or error
@@ -229,6 +260,10 @@ pub struct JobSummary {
     pub failure_reason: Option<FailureReason>,
     pub credit_cost: i64,
     pub cancel_requested: bool,
+    #[serde(default)]
+    pub batch_id: Option<String>,
+    #[serde(default)]
+    pub batch_index: Option<u8>,
     #[serde(deserialize_with = "utc::de_utc")]
     pub created_at: String,
     #[serde(deserialize_with = "utc::de_utc")]
@@ -252,6 +287,9 @@ pub struct JobFrame {
     pub failure_reason: Option<FailureReason>,
     #[serde(default)]
     pub cancel_requested: bool,
+    /// The job's batch: batch streams carry the frames of their items.
+    #[serde(default)]
+    pub batch_id: Option<String>,
 }
 
 impl JobFrame {
@@ -273,6 +311,7 @@ impl From<&PublicJob> for JobFrame {
             last_error: j.last_error.clone(),
             failure_reason: j.failure_reason,
             cancel_requested: j.cancel_requested,
+            batch_id: j.batch_id.clone(),
         }
     }
 }

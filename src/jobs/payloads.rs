@@ -379,18 +379,31 @@ impl SubmitJob {
     }
 }
 
+/// An idempotency key: 1..=255 visible ASCII characters.
+fn is_idempotency_key(k: &str) -> bool {
+    !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic())
+}
+
+const IDEMPOTENCY_KEY_RULE: &str = "must be 1 to 255 visible ASCII characters";
+
 /// `Idempotency-Key`: 1..=255 visible ASCII characters.
 pub fn parse_idempotency_key(v: Option<&str>) -> Result<Option<String>, ApiError> {
     match v {
         None => Ok(None),
-        Some(k) if !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()) => {
-            Ok(Some(k.to_string()))
-        }
+        Some(k) if is_idempotency_key(k) => Ok(Some(k.to_string())),
         Some(_) => {
             let mut f = Map::new();
-            f.insert("Idempotency-Key".into(), Value::from("must be 1 to 255 visible ASCII characters"));
+            f.insert("Idempotency-Key".into(), Value::from(IDEMPOTENCY_KEY_RULE));
             Err(ApiError::invalid_fields(f))
         }
+    }
+}
+
+/// An idempotency key in a JSON body (a batch item's `idempotency_key`): a string by the same rule.
+pub fn parse_idempotency_key_value(v: &Value) -> Result<String, &'static str> {
+    match v.as_str() {
+        Some(k) if is_idempotency_key(k) => Ok(k.to_string()),
+        _ => Err(IDEMPOTENCY_KEY_RULE),
     }
 }
 
