@@ -82,7 +82,10 @@ pub async fn dispatch(event: &ScheduledEvent, env: Env) {
         panic!("cron expression {cron:?} maps to no job");
     };
     let cfg = match Config::from_env(&env) {
-        Ok(c) => c,
+        Ok(c) => {
+            c.apply_observability();
+            c
+        }
         Err(e) => {
             crate::log::error("cron: configuration error", json!({ "cron": cron, "error": e.to_string() }));
             return;

@@ -9,6 +9,7 @@ use crate::adapters::stripe::{StripeClient, StripeError};
 use crate::config::Config;
 use crate::domain::metering::{floor_minute, idempotency_key, is_duplicate_identifier, meter_event_form, summary_total};
 use crate::log;
+use crate::observability::sentry::{Level, Report};
 use serde_json::{json, Value};
 use worker::Env;
 
@@ -175,14 +176,23 @@ pub async fn reconcile(cfg: &Config, db: &ServiceDb, env: &Env, run: &Run<'_>) {
         };
         counts[&kind] = Value::from(counts[&kind].as_u64().unwrap_or(0) + 1);
         if kind != "ok" {
-            log::warn(
-                "cron: usage discrepancy",
-                json!({
-                    "event": "usage_discrepancy", "kind": kind, "account_id": p["account_id"], "customer": customer,
-                    "internal_quantity": internal, "stripe_quantity": stripe_total, "unreported_quantity": p["unreported_quantity"],
-                    "window_start": p["window_start"], "window_end": p["window_end"],
-                }),
-            );
+            let fields = json!({
+                "event": "usage_discrepancy", "kind": kind, "account_id": p["account_id"], "customer": customer,
+                "internal_quantity": internal, "stripe_quantity": stripe_total, "unreported_quantity": p["unreported_quantity"],
+                "window_start": p["window_start"], "window_end": p["window_end"],
+            });
+            log::warn("cron: usage discrepancy", fields.clone());
+            let report = Report::new(
+                Level::Warning,
+                "usage_discrepancy",
+                format!(
+                    "metered usage {kind}: ours {internal}, Stripe's {}",
+                    stripe_total.map_or("unknown".to_string(), |n| n.to_string())
+                ),
+            )
+            .tag("account_id", p["account_id"].as_str().unwrap_or_default())
+            .extra(fields);
+            crate::adapters::sentry::send(&cfg.reporting, report).await;
         }
     }
     breaker.record(Some(!stripe_down), probe).await;

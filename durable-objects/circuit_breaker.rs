@@ -24,6 +24,8 @@ pub struct CircuitBreaker {
     policy: Policy,
     /// The stored state, once read (this object is the only writer).
     cached: RefCell<Option<Breaker>>,
+    /// Openings are reported (docs/observability.md).
+    reporting: crate::config::Reporting,
 }
 
 #[derive(Deserialize)]
@@ -57,7 +59,18 @@ impl CircuitBreaker {
             "reason": t.reason, "consecutive_failures": b.consecutive_failures,
         });
         match t.to.as_str() {
-            "open" => crate::log::error("circuit breaker opened", fields),
+            "open" => {
+                crate::log::error("circuit breaker opened", fields.clone());
+                let report = crate::observability::sentry::Report::new(
+                    crate::observability::sentry::Level::Error,
+                    "circuit_opened",
+                    format!("circuit breaker {name} opened: {}", t.reason),
+                )
+                .tag("breaker", name)
+                .extra(fields);
+                let reporting = self.reporting.clone();
+                self.state.wait_until(async move { crate::adapters::sentry::send(&reporting, report).await });
+            }
             "closed" => crate::log::info("circuit breaker closed", fields),
             _ => crate::log::warn("circuit breaker half-open", fields),
         }
@@ -70,7 +83,7 @@ fn json_response(status: u16, v: &Value) -> Result<Response> {
 
 impl DurableObject for CircuitBreaker {
     fn new(state: State, env: Env) -> Self {
-        CircuitBreaker { state, policy: breaker_policy(&env), cached: RefCell::new(None) }
+        CircuitBreaker { state, policy: breaker_policy(&env), cached: RefCell::new(None), reporting: crate::config::reporting(&env) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

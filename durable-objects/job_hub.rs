@@ -105,6 +105,9 @@ struct PublishReq {
     jobs: Vec<Value>,
     #[serde(default)]
     batch: Option<BatchRef>,
+    /// The request whose story this is (the submitting request for a job's frames): logged with each frame.
+    #[serde(default)]
+    request_id: Option<String>,
 }
 
 /// A batch as the Worker names it to the object.
@@ -225,7 +228,7 @@ impl JobHub {
     /// Stores a job row and sends its frame; returns the frame's batch when the job belongs to one.
     /// A row for a job already terminal here is ignored, so a late or duplicate publisher can never move
     /// a finished job backwards. `job` is the public view the Worker sends ([`crate::jobs::PublicJob`]).
-    async fn publish_job(&self, job: &Value) -> Result<Option<String>> {
+    async fn publish_job(&self, job: &Value, request_id: Option<&str>) -> Result<Option<String>> {
         let Ok(frame) = serde_json::from_value::<JobFrame>(job.clone()) else { return Ok(None) };
         let job_id = frame.id.as_str();
         let prev = self.stored(job_id)?.and_then(|p| serde_json::from_value::<JobFrame>(p).ok());
@@ -256,6 +259,10 @@ impl JobHub {
              ON CONFLICT (job_id) DO UPDATE SET snapshot = excluded.snapshot, terminal_at = excluded.terminal_at",
             vec![job_id.into(), job.to_string().into(), terminal_at],
         )?;
+        crate::log::info(
+            "jobhub: frame",
+            json!({ "request_id": request_id, "job_id": job_id, "batch_id": frame.batch_id, "status": frame.status, "step": frame.step, "seq": seq }),
+        );
         let bytes = sse_frame_json(seq, "job", &data).into_bytes();
         let batch = frame.batch_id.clone();
         self.fan_out(
@@ -334,13 +341,13 @@ impl JobHub {
     }
 
     /// Publishes rows (one or many) and, once per batch they touch, the batch's frame.
-    async fn publish(&self, jobs: &[Value], batch: Option<&BatchRef>) -> Result<()> {
+    async fn publish(&self, jobs: &[Value], batch: Option<&BatchRef>, request_id: Option<&str>) -> Result<()> {
         if let Some(b) = batch {
             self.register_batch(b)?;
         }
         let mut touched: Vec<String> = batch.map(|b| b.id.clone()).into_iter().collect();
         for job in jobs {
-            if let Some(b) = self.publish_job(job).await? {
+            if let Some(b) = self.publish_job(job, request_id).await? {
                 if !touched.contains(&b) {
                     touched.push(b);
                 }
@@ -410,7 +417,7 @@ impl JobHub {
         if let (Some(job_id), Some(job)) = (&job_filter, &req.job) {
             // Frames may have expired (or never reached this object): seed from the database's row.
             if self.stored(job_id)?.is_none() {
-                self.publish(std::slice::from_ref(job), None).await?;
+                self.publish(std::slice::from_ref(job), None, None).await?;
             }
         }
         let after = match (&job_filter, req.last_event_id) {
@@ -447,7 +454,7 @@ impl JobHub {
         let id = req.batch.id.clone();
         if self.batch_row(&id)?.is_none() {
             // Expired here (or never seen): seed from the database's batch and rows.
-            self.publish(&req.jobs, Some(&req.batch)).await?;
+            self.publish(&req.jobs, Some(&req.batch), None).await?;
         }
         let rows: Vec<EventRow> = self
             .sql()
@@ -493,7 +500,7 @@ impl DurableObject for JobHub {
                 if jobs.is_empty() && p.batch.is_none() {
                     return json_response(400, &json!({ "error": "job or jobs required" }));
                 }
-                self.publish(&jobs, p.batch.as_ref()).await?;
+                self.publish(&jobs, p.batch.as_ref(), p.request_id.as_deref()).await?;
                 json_response(200, &json!({ "published": jobs.len() }))
             }
             "/events" | "/stream" => {

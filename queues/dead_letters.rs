@@ -5,12 +5,14 @@
 use crate::adapters::job_hub::JobHubClient;
 use crate::adapters::postgrest::ServiceDb;
 use crate::adapters::rpc::RecordDeadLetter;
+use crate::config::Reporting;
 use crate::jobs::envelope::JobEnvelope;
 use crate::log;
+use crate::observability::sentry::{Level, Report};
 use serde_json::{json, Value};
 use worker::{Env, MessageExt, RawMessage};
 
-pub async fn handle(msg: RawMessage, queue: &str, env: &Env, db: &ServiceDb) {
+pub async fn handle(msg: RawMessage, queue: &str, env: &Env, db: &ServiceDb, reporting: &Reporting) {
     let body: Value = super::decode(&msg.body()).unwrap_or(Value::Null);
     let envelope: Option<JobEnvelope> = serde_json::from_value(body.clone()).ok();
     let job_id = envelope.as_ref().map(|e| e.job_id.clone());
@@ -27,6 +29,15 @@ pub async fn handle(msg: RawMessage, queue: &str, env: &Env, db: &ServiceDb) {
                 }
             }
             msg.ack();
+            let mut report = Report::new(Level::Error, "job_dead_lettered", format!("a job message reached {queue}")).tag("queue", queue);
+            if let Some(e) = &envelope {
+                report = report
+                    .tag("request_id", e.correlation_id.as_str())
+                    .tag("job_id", e.job_id.as_str())
+                    .tag("task_type", e.task_type.as_str())
+                    .extra(json!({ "attempt": e.attempt, "max_attempts": e.max_attempts, "account_id": e.meta.account_id }));
+            }
+            crate::adapters::sentry::send(reporting, report).await;
         }
         Err(e) => {
             log::error("dlq: could not record; will retry", json!({ "queue": queue, "job_id": job_id, "error": e.to_string() }));

@@ -225,23 +225,41 @@ async fn process(
     }
     let job = job.expect("decide runs only an existing job");
     d.publish(Some(&job)).await;
-    log::info("jobs: running", json!({ "request_id": rid, "job_id": id, "attempt": job.attempts, "task_type": env_.task_type }));
+    log::info(
+        "jobs: running",
+        json!({ "request_id": rid, "job_id": id, "account_id": env_.meta.account_id, "batch_id": job.batch_id,
+                "attempt": job.attempts, "task_type": env_.task_type }),
+    );
 
     // Ran.
+    let run_started = crate::platform::now_ms();
     let result = run_task(task, env_, cfg, &d, &job, breaker.as_ref(), probe).await;
+    let run_ms = crate::platform::now_ms() - run_started;
+    let measure = |outcome: &str| {
+        let point = crate::observability::metrics::job(&env_.task_type, outcome, queued_for_secs * 1000.0, run_ms, job.attempts);
+        crate::adapters::metrics::write(env, point);
+        if matches!(outcome, "failed" | "cancelled" | "dead_lettered") && job.credit_cost > 0 {
+            crate::adapters::metrics::write(env, crate::observability::metrics::credits("refund", job.credit_cost));
+        }
+    };
     gates.cancel_requested = d.hub.is_cancelled(id).await;
     let mut decision = decide(Some(&job), &gates, &Outcome::Ran(result), &policy);
     loop {
         return match decision {
             Decision::Finish(f) => match d.finish(&f).await {
                 Ok(_) => {
+                    let fields = json!({
+                        "event": "job.finished", "request_id": rid, "job_id": id, "account_id": env_.meta.account_id,
+                        "batch_id": job.batch_id, "task_type": env_.task_type, "status": f.status, "attempt": job.attempts,
+                        "queue_wait_ms": (queued_for_secs * 1000.0).round() as u64, "duration_ms": run_ms.round() as u64,
+                        "error": f.last_error,
+                    });
                     match f.status {
-                        JobStatus::Completed => {
-                            log::info("jobs: completed", json!({ "request_id": rid, "job_id": id, "attempt": job.attempts }))
-                        }
-                        JobStatus::Cancelled => log::info("jobs: cancelled at a step boundary", json!({ "request_id": rid, "job_id": id })),
-                        _ => log::warn("jobs: failed", json!({ "request_id": rid, "job_id": id, "error": f.last_error })),
+                        JobStatus::Completed => log::info("jobs: completed", fields),
+                        JobStatus::Cancelled => log::info("jobs: cancelled at a step boundary", fields),
+                        _ => log::warn("jobs: failed", fields),
                     }
+                    measure(&f.status.as_str().to_ascii_lowercase());
                     Ok(Next::Ack)
                 }
                 // The database refused the result itself (SQLSTATE class 22: a value it cannot store). Running
@@ -256,6 +274,7 @@ async fn process(
             },
             Decision::Defer { retry_in_secs, reason } => {
                 d.defer(&reason).await?;
+                measure("deferred");
                 log::warn(
                     "jobs: service unavailable; attempt handed back",
                     json!({ "request_id": rid, "job_id": id, "retry_in_secs": retry_in_secs, "error": reason }),
@@ -265,6 +284,7 @@ async fn process(
             Decision::Retry { delay_secs, last_error } => {
                 let row = db.call(&rpc::JobRetry { p_job_id: id, p_last_error: &last_error }).await?;
                 d.publish(row.as_ref()).await;
+                measure("retried");
                 log::warn(
                     "jobs: attempt failed; retrying",
                     json!({ "request_id": rid, "job_id": id, "attempt": job.attempts, "delay_secs": delay_secs, "error": last_error }),
@@ -279,6 +299,7 @@ async fn process(
                     json!({ "request_id": rid, "job_id": id, "attempts": job.attempts, "failure_reason": f.failure_reason, "error": reason }),
                 );
                 dead_letter(env, db, dlq, env_, job.attempts, &reason).await?;
+                measure("dead_lettered");
                 Ok(Next::Ack)
             }
             other => unreachable!("a task outcome finishes, defers, retries or dead-letters, not {other:?}"),

@@ -37,7 +37,10 @@ const NOT_YET_CONSUMED_DELAY_SECS: u32 = 300;
 pub async fn dispatch(batch: MessageBatch<serde_json::Value>, env: Env) {
     let queue = batch.queue();
     let cfg = match Config::from_env(&env) {
-        Ok(c) => c,
+        Ok(c) => {
+            c.apply_observability();
+            c
+        }
         Err(e) => {
             crate::log::error("queue: configuration error; retrying batch", json!({ "queue": queue, "error": e.to_string() }));
             batch.retry_all();
@@ -66,7 +69,7 @@ pub async fn dispatch(batch: MessageBatch<serde_json::Value>, env: Env) {
             }
         }
         Some((_, true)) => {
-            join_all(batch.raw_iter().map(|m| dead_letters::handle(m, &queue, &env, &db))).await;
+            join_all(batch.raw_iter().map(|m| dead_letters::handle(m, &queue, &env, &db, &cfg.reporting))).await;
         }
         logical => {
             for msg in batch.raw_iter() {

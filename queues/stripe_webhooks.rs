@@ -34,13 +34,19 @@ pub async fn handle(msg: RawMessage, cfg: &Config, env: &Env, db: &ServiceDb) {
         }
     };
     let ids = json!({ "event_id": event["id"], "type": event["type"] });
+    let kind = event["type"].as_str().unwrap_or("unknown").to_string();
+    // Lag: from Stripe creating the event to it being applied here.
+    let lag_secs = event["created"].as_f64().map_or(0.0, |c| (crate::platform::now_ms() / 1000.0 - c).max(0.0));
+    let measure = |outcome: &str| crate::adapters::metrics::write(env, crate::observability::metrics::webhook(&kind, outcome, lag_secs));
     match apply(&event, cfg, env, db).await {
         Ok(outcome) => {
             log::info("stripe: event handled", json!({ "event_id": event["id"], "type": event["type"], "outcome": outcome }));
+            measure(&outcome);
             msg.ack();
         }
         Err(failure @ Failure::Permanent(_)) => match store_failure(&event, &failure, cfg, db).await {
             Ok(status) => {
+                measure("failed");
                 log::error(
                     "stripe: event cannot be applied; stored for the re-drive",
                     json!({ "event": ids, "error": failure.message(), "stored_as": status }),
@@ -56,6 +62,7 @@ pub async fn handle(msg: RawMessage, cfg: &Config, env: &Env, db: &ServiceDb) {
             }
         },
         Err(Failure::Transient(e)) => {
+            measure("retried");
             let delay = retry_later(&msg, cfg);
             log::warn("stripe: event not applied yet; retrying", json!({ "event": ids, "error": e, "retry_in_secs": delay }));
         }

@@ -71,11 +71,12 @@ fs.mkdirSync(path.join(stateDir, "logs"), { recursive: true });
 fs.chmodSync(stateDir, 0o755); // the postgres user must reach its data folder inside
 const envInt = (name, dflt) => Number(process.env[name] ?? dflt);
 const ports = isTest
-  ? { worker: await freePort(), inspector: await freePort(), pg: await freePort(), rest: await freePort(), auth: await freePort(), browser: await freePort(), stripe: await freePort() }
+  ? { worker: await freePort(), inspector: await freePort(), pg: await freePort(), rest: await freePort(), auth: await freePort(), browser: await freePort(), stripe: await freePort(), sentry: await freePort() }
   : {
       worker: envInt("DEV_WORKER_PORT", 8787), inspector: envInt("DEV_INSPECTOR_PORT", 9229),
       pg: envInt("DEV_PG_PORT", 54329), rest: envInt("DEV_POSTGREST_PORT", 54322), auth: envInt("DEV_AUTH_PORT", 54321),
       browser: envInt("DEV_BROWSER_RENDERING_PORT", 54330), stripe: envInt("DEV_STRIPE_PORT", 54331),
+      sentry: envInt("DEV_SENTRY_PORT", 54340),
     };
 
 // ---- child processes -----------------------------------------------------------------------------
@@ -217,6 +218,11 @@ const stripePrices = [
   { id: "price_dev_small", pack: "small", credits: 100, unit_amount: 1000, recurring: false },
 ];
 
+// The local Sentry stand-in: a fresh DSN key per run; the Worker only sees SENTRY_DSN.
+const sentryUrl = `http://127.0.0.1:${ports.sentry}`;
+const sentryKey = randomBytes(16).toString("hex");
+const sentryDsn = `http://${sentryKey}@127.0.0.1:${ports.sentry}/1`;
+
 const jwtSecret = process.env.STACK_JWT_SECRET || (!isTest && process.env.DEV_JWT_SECRET) || "";
 if (jwtSecret && jwtSecret.length < 32) throw new Error("the JWT secret must be at least 32 characters");
 const extraWorkerVars = JSON.parse(process.env.STACK_WORKER_VARS || "{}");
@@ -238,6 +244,12 @@ function startStripe() {
   return startChild("stripe", path.join(root, "node_modules/.bin/node"), [path.join(root, "scripts/stripe-server.mjs")], {
     STRIPE_PORT: String(ports.stripe), STRIPE_SECRET_KEY: stripeKey, STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
     STRIPE_WEBHOOK_URL: `${workerUrl}/api/v1/billing/webhooks`, STRIPE_PRICES: JSON.stringify(stripePrices),
+  });
+}
+
+function startSentry() {
+  return startChild("sentry", path.join(root, "node_modules/.bin/node"), [path.join(root, "scripts/sentry-server.mjs")], {
+    SENTRY_PORT: String(ports.sentry), SENTRY_KEY: sentryKey, SENTRY_PROJECT: "1",
   });
 }
 
@@ -283,6 +295,7 @@ function writeWorkerEnv(keys) {
     STRIPE_API_BASE: stripeUrl,
     STRIPE_SECRET_KEY: stripeKey,
     STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
+    SENTRY_DSN: sentryDsn,
     STRIPE_PRICE_PLANS: stripePrices.filter((p) => p.plan).map((p) => `${p.id}:${p.plan}`).join(","),
     CREDIT_PACKS: stripePrices.filter((p) => p.pack).map((p) => `${p.pack}:${p.id}:${p.credits}`).join(","),
     ...(isTest ? { CORS_ORIGINS: "http://allowed.test" } : {}),
@@ -360,6 +373,7 @@ async function up() {
   startAuth();
   startBrowserRendering();
   startStripe();
+  startSentry();
   await waitFor("auth key server", `${supabaseUrl}/auth/v1/.well-known/jwks.json`, [200], 30000);
   startPostgrest();
   await waitFor("postrust", `${restUrl}/rpc/health_check`, [200], 60000);
@@ -367,6 +381,7 @@ async function up() {
   const envFile = writeWorkerEnv(keys);
   await waitFor("browser rendering (local)", `${browserUrl}/_dev/health`, [200], 60000);
   await waitFor("stripe (local)", `${stripeUrl}/_dev/health`, [200], 30000);
+  await waitFor("sentry (local)", `${sentryUrl}/_dev/health`, [200], 30000);
   await startWorker(envFile);
   await waitFor("wrangler dev", `${workerUrl}/health`, [200], isTest ? 300000 : 900000);
   return keys;
@@ -412,7 +427,7 @@ try {
     event: "ready", worker_url: workerUrl, supabase_url: supabaseUrl, postgrest_url: restUrl,
     database_url: databaseUrl, anon_key: keys.anon_key, service_role_key: keys.service_role_key,
     browser_rendering_url: browserUrl,
-    stripe_url: stripeUrl, stripe_webhook_secret: stripeWebhookSecret,
+    stripe_url: stripeUrl, stripe_webhook_secret: stripeWebhookSecret, sentry_url: sentryUrl,
     state_dir: stateDir, ports,
   };
   if (isTest) {
@@ -450,6 +465,7 @@ try {
                           Your webhook signing secret is ${stripeWebhookSecret}
                           Prices: ${stripePrices.map((p) => `${p.id} (${p.plan ?? `${p.pack} pack`})`).join(", ")}
                           Put a dev user on PRO: npm run stripe -- trigger checkout.session.completed --plan PRO --email you@example.com
+  Sentry (local)          ${sentryUrl}   reports received: ${sentryUrl}/_dev/envelopes
   PostgreSQL              ${databaseUrl}   (data: ${pgData})
   Logs                    ${path.join(stateDir, "logs")}
 
@@ -460,7 +476,7 @@ try {
   }
 } catch (e) {
   log(`failed: ${e.message}`);
-  for (const name of ["wrangler", "postgrest", "auth", "browser", "stripe"]) {
+  for (const name of ["wrangler", "postgrest", "auth", "browser", "stripe", "sentry"]) {
     const f = path.join(stateDir, "logs", `${name}.log`);
     if (fs.existsSync(f)) log(`--- last lines of ${name}.log ---\n` + fs.readFileSync(f, "utf8").split("\n").slice(-25).join("\n"));
   }

@@ -23,6 +23,8 @@ pub mod bindings {
     pub const ACCOUNT_LIMITER: &str = "ACCOUNT_LIMITER";
     /// Cloudflare's Rate Limiting binding (`[[ratelimits]]`): per client IP, unauthenticated routes.
     pub const IP_RATE_LIMITER: &str = "IP_RATE_LIMITER";
+    /// Analytics Engine dataset (`[[analytics_engine_datasets]]`); optional: metrics are skipped without it.
+    pub const METRICS: &str = "METRICS";
     pub const ALL: [&str; 8] =
         [JOBS_QUEUE, BROWSER_JOBS_QUEUE, STRIPE_WEBHOOKS_QUEUE, JOBS_DLQ, BROWSER_JOBS_DLQ, JOB_HUB, CIRCUIT_BREAKER, ACCOUNT_LIMITER];
 }
@@ -69,6 +71,14 @@ pub const BREAKER_FAILURE_RATE: &str = "BREAKER_FAILURE_RATE";
 pub const BREAKER_MIN_CALLS: &str = "BREAKER_MIN_CALLS";
 pub const BREAKER_WINDOW: &str = "BREAKER_WINDOW";
 pub const BREAKER_COOLDOWN_SECS: &str = "BREAKER_COOLDOWN_SECS";
+/// Sentry DSN (a secret); error reports are off while unset.
+pub const SENTRY_DSN: &str = "SENTRY_DSN";
+/// The release reports are tagged with (e.g. the deployed git commit); default `edge-saas@<version>`.
+pub const RELEASE: &str = "RELEASE";
+/// Share of requests whose info log lines are written, 0 to 1 (default 1).
+pub const LOG_SAMPLE_RATE: &str = "LOG_SAMPLE_RATE";
+/// Whether Analytics Engine data points are written (default on; `false` measures their cost).
+pub const METRICS_ENABLED: &str = "METRICS_ENABLED";
 
 /// Default request body cap: generous for JSON job payloads, small enough to refuse abuse early.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
@@ -166,6 +176,9 @@ pub struct Config {
     /// The Billing Meter's id, `mtr_...` (reconciliation is skipped without it).
     pub stripe_meter_id: Option<String>,
     pub retention: Retention,
+    pub reporting: Reporting,
+    pub log_sample_rate: f64,
+    pub metrics_enabled: bool,
 }
 
 /// Retention policy in days (docs/adr/0011).
@@ -175,6 +188,14 @@ pub struct Retention {
     pub webhook_events_days: u32,
     pub job_payload_days: u32,
     pub soft_deleted_days: u32,
+}
+
+/// Where error reports go, and how they are tagged (docs/observability.md).
+#[derive(Debug, Clone)]
+pub struct Reporting {
+    /// `None`: reports are off (no `SENTRY_DSN`).
+    pub dsn: Option<crate::observability::sentry::Dsn>,
+    pub source: crate::observability::sentry::Source,
 }
 
 /// The circuit breakers' policy (same for every guarded dependency). Invalid values fall back to the
@@ -189,6 +210,23 @@ pub fn breaker_policy(env: &Env) -> BreakerPolicy {
         window: n(BREAKER_WINDOW, d.window as f64).clamp(1.0, 1000.0) as u32,
         cooldown_ms: n(BREAKER_COOLDOWN_SECS, d.cooldown_ms / 1000.0) * 1000.0,
         probe_lease_ms: d.probe_lease_ms,
+    }
+}
+
+fn report_source(env: &Env, environment: &str) -> crate::observability::sentry::Source {
+    crate::observability::sentry::Source {
+        environment: environment.to_string(),
+        release: get(env, RELEASE).unwrap_or_else(|| format!("edge-saas@{}", env!("CARGO_PKG_VERSION"))),
+    }
+}
+
+/// Error reporting for code that has no request to fail (Durable Objects): an invalid `SENTRY_DSN`
+/// turns reports off there, while requests answer with the configuration error.
+pub fn reporting(env: &Env) -> Reporting {
+    let environment = get(env, ENVIRONMENT).unwrap_or_else(|| "production".into());
+    Reporting {
+        dsn: get(env, SENTRY_DSN).and_then(|raw| crate::observability::sentry::Dsn::parse(&raw)),
+        source: report_source(env, &environment),
     }
 }
 
@@ -222,6 +260,13 @@ pub fn parse_flag(v: &str) -> Option<bool> {
 }
 
 impl Config {
+    /// Applies the observability settings to this isolate's log and metrics writers (once per
+    /// configuration read, before anything logs).
+    pub fn apply_observability(&self) {
+        crate::log::set_sample_rate(self.log_sample_rate);
+        crate::adapters::metrics::set_enabled(self.metrics_enabled);
+    }
+
     pub fn from_env(env: &Env) -> Result<Config, ConfigError> {
         let supabase_url = required(env, SUPABASE_URL)?.trim_end_matches('/').to_string();
         let postgrest_url =
@@ -261,7 +306,28 @@ impl Config {
             .ok_or(ConfigError::Invalid { name: STRIPE_PRICE_PLANS, reason: "expected price_id:PLAN pairs".into() })?;
         let credit_packs = parse_credit_packs(&get(env, CREDIT_PACKS).unwrap_or_default())
             .ok_or(ConfigError::Invalid { name: CREDIT_PACKS, reason: "expected name:price_id:credits triples".into() })?;
+        let reporting = Reporting {
+            dsn: match get(env, SENTRY_DSN) {
+                None => None,
+                Some(raw) => Some(
+                    crate::observability::sentry::Dsn::parse(&raw)
+                        .ok_or(ConfigError::Invalid { name: SENTRY_DSN, reason: "expected https://<key>@<host>/<project id>".into() })?,
+                ),
+            },
+            source: report_source(env, &environment),
+        };
+        let log_sample_rate = number(env, LOG_SAMPLE_RATE, 1.0)?;
+        if log_sample_rate > 1.0 {
+            return Err(ConfigError::Invalid { name: LOG_SAMPLE_RATE, reason: "expected a number from 0 to 1".into() });
+        }
+        let metrics_enabled = match get(env, METRICS_ENABLED) {
+            None => true,
+            Some(v) => parse_flag(&v).ok_or(ConfigError::Invalid { name: METRICS_ENABLED, reason: "expected true or false".into() })?,
+        };
         Ok(Config {
+            reporting,
+            log_sample_rate,
+            metrics_enabled,
             stripe_secret_key: get(env, STRIPE_SECRET_KEY).map(Secret::new),
             stripe_webhook_secrets: get(env, STRIPE_WEBHOOK_SECRET)
                 .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect())

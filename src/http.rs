@@ -8,10 +8,12 @@ use crate::contract::envelope;
 use crate::contract::error::ApiError;
 use crate::contract::request_id;
 use crate::contract::routes::{self, Method};
+use crate::observability::sentry::{Level, Report};
 use crate::{log, platform};
+use serde_json::Map;
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use worker::{Env, Headers, Request, Response};
+use worker::{Context, Env, Headers, Request, Response};
 
 /// Headers every response carries. The CSP is for JSON: nothing may load, nothing may frame it.
 const SECURITY_HEADERS: &[(&str, &str)] = &[
@@ -48,7 +50,7 @@ fn error_response(err: &ApiError, request_id: &str) -> worker::Result<Response> 
 }
 
 /// Entry point for `#[event(fetch)]`.
-pub async fn serve(mut req: Request, env: Env) -> worker::Result<Response> {
+pub async fn serve(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = platform::now_ms();
     let request_id = request_id::accept(header(&req, "X-Request-Id").as_deref()).unwrap_or_else(platform::random_uuid);
     // The method as sent: worker's own `Method` reads unknown methods (QUERY, PROPFIND) as GET.
@@ -57,7 +59,10 @@ pub async fn serve(mut req: Request, env: Env) -> worker::Result<Response> {
     let origin = header(&req, "Origin");
 
     let cfg = match Config::from_env(&env) {
-        Ok(c) => Some(c),
+        Ok(c) => {
+            c.apply_observability();
+            Some(c)
+        }
         Err(e) => {
             log::error("configuration error", json!({ "request_id": request_id, "error": e.to_string() }));
             None
@@ -65,11 +70,12 @@ pub async fn serve(mut req: Request, env: Env) -> worker::Result<Response> {
     };
 
     let response_headers = RefCell::new(Vec::new());
+    let annotations = RefCell::new(Map::new());
     let outcome = match &cfg {
         None => Err(ApiError::Internal("configuration error".into())),
         Some(cfg) => {
             let incoming = Incoming { method, path: &path, origin: origin.as_deref(), request_id: &request_id };
-            dispatch(&mut req, &env, cfg, incoming, &response_headers).await
+            dispatch(&mut req, &env, cfg, incoming, &response_headers, &annotations).await
         }
     };
 
@@ -96,19 +102,36 @@ pub async fn serve(mut req: Request, env: Env) -> worker::Result<Response> {
     }
 
     let status = resp.status_code();
-    let mut fields = json!({
-        "request_id": request_id,
-        "method": method.as_str(),
-        "path": path,
-        "status": status,
-        "duration_ms": (platform::now_ms() - started).max(0.0).round() as u64,
-    });
-    match err_for_log {
-        Some(e) if e.is_server_error() => {
-            fields["error"] = Value::from(e.to_string());
-            log::error("request", fields);
+    let duration_ms = (platform::now_ms() - started).max(0.0);
+    let mut fields = Map::new();
+    fields.insert("event".into(), Value::from("http.request"));
+    fields.insert("request_id".into(), Value::from(request_id.as_str()));
+    fields.insert("method".into(), Value::from(method.as_str()));
+    fields.insert("path".into(), Value::from(path.as_str()));
+    fields.insert("status".into(), Value::from(status));
+    fields.insert("duration_ms".into(), Value::from(duration_ms.round() as u64));
+    fields.extend(annotations.into_inner());
+    let route = fields.get("route").and_then(Value::as_str).unwrap_or("unmatched").to_string();
+    let internal = err_for_log.as_ref().filter(|e| e.is_server_error()).map(|e| e.to_string());
+    if let Some(e) = &internal {
+        fields.insert("error".into(), Value::from(e.as_str()));
+    }
+    if status >= 500 {
+        log::error("request", Value::Object(fields));
+    } else {
+        log::info("request", Value::Object(fields));
+    }
+    if let Some(cfg) = &cfg {
+        crate::adapters::metrics::write(&env, crate::observability::metrics::request(&route, method.as_str(), status, duration_ms));
+        if status >= 500 {
+            // Reported after the response, never in its way (docs/observability.md).
+            let report = Report::new(Level::Error, "http_5xx", internal.unwrap_or_else(|| format!("HTTP {status}")))
+                .tag("request_id", request_id.as_str())
+                .tag("route", route)
+                .tag("status", status.to_string());
+            let reporting = cfg.reporting.clone();
+            ctx.wait_until(async move { crate::adapters::sentry::send(&reporting, report).await });
         }
-        _ => log::info("request", fields),
     }
     Ok(resp)
 }
@@ -127,6 +150,7 @@ async fn dispatch(
     cfg: &Config,
     incoming: Incoming<'_>,
     response_headers: &RefCell<Vec<(&'static str, String)>>,
+    annotations: &RefCell<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let Incoming { method, path, origin, request_id } = incoming;
     if method == Method::Options {
@@ -135,7 +159,8 @@ async fn dispatch(
     }
     body::check_declared_length(header(req, "Content-Length").as_deref(), cfg.max_body_bytes)?;
     let matched = routes::match_route(method, path)?;
-    let ctx = RequestCtx { cfg, env, request_id, params: matched.params, response_headers };
+    annotations.borrow_mut().insert("route".into(), Value::from(matched.label()));
+    let ctx = RequestCtx { cfg, env, request_id, params: matched.params, response_headers, annotations };
     let reply = api::handle(matched.route, req, &ctx).await?;
     let ts = platform::now_rfc3339();
     let built = match reply {

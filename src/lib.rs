@@ -14,6 +14,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod log;
+pub mod observability;
 pub mod platform;
 pub mod tasks;
 
@@ -28,12 +29,26 @@ use worker::{event, Context, Env, MessageBatch, Request, Response, ScheduleConte
 
 #[event(start)]
 fn start() {
-    console_error_panic_hook::set_once();
+    // A panic traps the WebAssembly instance, and a future that panics never settles: the JS entry
+    // (src/entry.mjs) is told at once, fails the invocations in flight and reports the panic
+    // (docs/observability.md), instead of letting them hang until the runtime cancels them.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        notify_entry_of_panic(&info.to_string());
+    }));
+}
+
+fn notify_entry_of_panic(message: &str) {
+    use wasm_bindgen::JsCast;
+    let Ok(f) = js_sys::Reflect::get(&js_sys::global(), &"__edgeSaasPanicked".into()) else { return };
+    if let Some(f) = f.dyn_ref::<js_sys::Function>() {
+        let _ = f.call1(&wasm_bindgen::JsValue::NULL, &wasm_bindgen::JsValue::from_str(message));
+    }
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    http::serve(req, env).await
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    http::serve(req, env, ctx).await
 }
 
 #[event(queue)]

@@ -28,7 +28,7 @@ impl JobHubClient {
     /// the record, so a failure here is logged, never fatal.
     pub async fn publish(&self, job: &JobRow, request_id: &str) {
         let id = job.id.as_str();
-        match self.post("/publish", &json!({ "job": job.public() })).await {
+        match self.post("/publish", &json!({ "job": job.public(), "request_id": request_id })).await {
             Ok(r) if r.status_code() == 200 => {}
             Ok(r) => log::warn("jobhub: publish refused", json!({ "request_id": request_id, "status": r.status_code(), "job_id": id })),
             Err(e) => log::warn("jobhub: publish failed", json!({ "request_id": request_id, "error": e.to_string(), "job_id": id })),
@@ -39,7 +39,7 @@ impl JobHubClient {
     /// (`{id, total, cancel_requested}`) so its stream gets summary frames. Best effort, like [`Self::publish`].
     pub async fn publish_many(&self, jobs: &[JobRow], batch: Option<Value>, request_id: &str) {
         let jobs: Vec<_> = jobs.iter().map(JobRow::public).collect();
-        let mut body = json!({ "jobs": jobs });
+        let mut body = json!({ "jobs": jobs, "request_id": request_id });
         if let Some(b) = batch {
             body["batch"] = b;
         }

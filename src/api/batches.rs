@@ -110,18 +110,26 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
         })
         .await?;
     let id = out.batch.id.clone();
+    ctx.annotate("batch_id", id.as_str());
     if out.outcome == SubmitOutcome::Existing {
         return Ok(located(200, detail(out.batch, &out.jobs), &id, true));
     }
     let Some(account) = out.jobs.first().map(|j| j.account_id.clone()) else {
         return Err(ApiError::Internal("submit_batch returned no jobs".into()));
     };
+    ctx.annotate("account_id", account.as_str());
+    if out.batch.credits_charged > 0 {
+        crate::adapters::metrics::write(ctx.env, crate::observability::metrics::credits("deduct", out.batch.credits_charged));
+    }
     let hub = hub(ctx, &account)?;
     hub.publish_many(&out.jobs, Some(hub_ref(&out.batch)), ctx.request_id).await;
 
     let unsent = enqueue(ctx, who, &out.jobs).await;
     if unsent.is_empty() {
-        log::info("batches: submitted", json!({ "request_id": ctx.request_id, "batch_id": id, "items": out.jobs.len() }));
+        log::info(
+            "batches: submitted",
+            json!({ "request_id": ctx.request_id, "batch_id": id, "account_id": account, "items": out.jobs.len() }),
+        );
         return Ok(located(202, detail(out.batch, &out.jobs), &id, false));
     }
     // Never leave PENDING jobs that no queue holds: fail them (each refunded) and say so.

@@ -49,6 +49,15 @@ pub struct RequestCtx<'a> {
     pub params: Vec<String>,
     /// Header fields every answer to this request carries, errors included (e.g. `RateLimit-*`).
     pub response_headers: &'a RefCell<Vec<(&'static str, String)>>,
+    /// Fields for the request's log line (`route`, `account_id`, `job_id`, `batch_id`).
+    pub annotations: &'a RefCell<serde_json::Map<String, Value>>,
+}
+
+impl RequestCtx<'_> {
+    /// Adds a field to the request's log line.
+    pub fn annotate(&self, key: &str, value: impl Into<Value>) {
+        self.annotations.borrow_mut().insert(key.to_string(), value.into());
+    }
 }
 
 /// A request header's value, if present and readable.

@@ -66,6 +66,8 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
         })
         .await?;
     let job = out.job;
+    ctx.annotate("job_id", job.id.as_str());
+    ctx.annotate("account_id", job.account_id.as_str());
     if out.outcome == SubmitOutcome::Existing {
         let mut reply = located(200, &job);
         if let Reply::Json { headers, .. } = &mut reply {
@@ -106,7 +108,13 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
         }
         return Err(ApiError::Unavailable { dependency: "job queue", retry_after_secs: 5 });
     }
-    log::info("jobs: submitted", json!({ "request_id": ctx.request_id, "job_id": job.id, "task_type": job.task_type }));
+    if job.credit_cost > 0 {
+        crate::adapters::metrics::write(ctx.env, crate::observability::metrics::credits("deduct", job.credit_cost));
+    }
+    log::info(
+        "jobs: submitted",
+        json!({ "request_id": ctx.request_id, "job_id": job.id, "account_id": job.account_id, "task_type": job.task_type }),
+    );
     Ok(located(202, &job))
 }
 

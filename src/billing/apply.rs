@@ -127,7 +127,11 @@ pub async fn apply(event: &Value, cfg: &Config, env: &Env, db: &ServiceDb) -> Re
         "checkout.session.completed" => {
             let pack = obj["metadata"]["credit_pack"].as_str();
             let credits = pack.and_then(|p| cfg.credit_packs.iter().find(|c| c.name == p)).map(|c| c.credits).unwrap_or(0);
-            call(db, &rpc::ApplyCheckoutCompleted { p_event: event, p_pack_credits: credits }).await
+            let out = call(db, &rpc::ApplyCheckoutCompleted { p_event: event, p_pack_credits: credits }).await?;
+            if credits > 0 && out == "applied" {
+                crate::adapters::metrics::write(env, crate::observability::metrics::credits("grant", i64::from(credits)));
+            }
+            Ok(out)
         }
         "customer.created" | "customer.updated" | "customer.deleted" => {
             let out = call(db, &rpc::ApplyCustomerEvent { p_event: event }).await?;

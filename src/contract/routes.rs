@@ -111,6 +111,16 @@ const TABLE: &[Entry] = &[
 pub struct Matched {
     pub route: Route,
     pub params: Vec<String>,
+    method: Method,
+    pattern: &'static [&'static str],
+}
+
+impl Matched {
+    /// The route as logs and metrics name it: method and pattern, never the raw path
+    /// (`GET /api/v1/jobs/{id}`).
+    pub fn label(&self) -> String {
+        format!("{} /{}", self.method.as_str(), self.pattern.join("/"))
+    }
 }
 
 fn segments(path: &str) -> Vec<&str> {
@@ -142,7 +152,7 @@ pub fn match_route(method: Method, path: &str) -> Result<Matched, ApiError> {
     for e in TABLE {
         if let Some(params) = pattern_matches(e.pattern, &segs) {
             if e.method == method || (method == Method::Head && e.method == Method::Get) {
-                return Ok(Matched { route: e.route, params });
+                return Ok(Matched { route: e.route, params, method: e.method, pattern: e.pattern });
             }
             allow.push(e.method.as_str());
             if e.method == Method::Get {

@@ -1,6 +1,8 @@
 // The last-resort answer when the Rust handler throws: the contract's envelope with an opaque message.
 // Pure (no Workers imports) so `node --test` checks it.
 
+import { scrub } from "./observability.mjs";
+
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function requestIdFor(request) {
@@ -8,15 +10,14 @@ export function requestIdFor(request) {
   return given && SAFE_ID.test(given) ? given : crypto.randomUUID();
 }
 
-export function internalErrorResponse(request, err, log = console.error) {
-  const requestId = requestIdFor(request);
+export function internalErrorResponse(request, err, log = console.error, requestId = requestIdFor(request)) {
   const url = new URL(request.url);
   // The cause goes to the log only; never the body.
-  log(JSON.stringify({
-    level: "error", msg: "unhandled exception in the Worker", request_id: requestId,
+  log(scrub(JSON.stringify({
+    level: "error", msg: "unhandled exception in the Worker", event: "http.panic", request_id: requestId,
     method: request.method, path: url.pathname, status: 500,
     error: String(err?.stack ?? err),
-  }));
+  })));
   const body = {
     success: false,
     error: { code: "internal_error", message: "an internal error occurred", details: {} },

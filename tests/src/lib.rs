@@ -26,6 +26,8 @@ pub struct StackInfo {
     /// The local Stripe stand-in (scripts/stripe-server.mjs) and the webhook signing secret of this run.
     pub stripe_url: String,
     pub stripe_webhook_secret: String,
+    /// The local Sentry stand-in (scripts/sentry-server.mjs): `/_dev/envelopes` lists what it received.
+    pub sentry_url: String,
     /// The stack's state folder (`logs/wrangler.log` holds the Worker's log lines).
     pub state_dir: String,
 }
@@ -188,6 +190,12 @@ impl Stack {
             assert!(r.status().is_success(), "grant credits: {} {}", r.status(), r.text().await.unwrap_or_default());
         }
         (token, account)
+    }
+
+    /// The envelopes the Sentry stand-in accepted so far: `[{received_at, header, items: [{header, payload}]}]`.
+    pub async fn sentry_envelopes(&self) -> Vec<Value> {
+        let r = http().get(format!("{}/_dev/envelopes", self.info.sentry_url)).send().await.expect("sentry stand-in reachable");
+        r.json().await.expect("envelopes json")
     }
 
     /// The Worker's log so far (wrangler dev's output), for tests that wait on a logged condition.
