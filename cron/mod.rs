@@ -81,11 +81,8 @@ pub async fn dispatch(event: &ScheduledEvent, env: Env) {
         crate::log::error("cron: expression maps to no job", json!({ "cron": cron }));
         panic!("cron expression {cron:?} maps to no job");
     };
-    let cfg = match Config::from_env(&env) {
-        Ok(c) => {
-            c.apply_observability();
-            c
-        }
+    let cfg = match Config::load(&env) {
+        Ok(c) => c,
         Err(e) => {
             crate::log::error("cron: configuration error", json!({ "cron": cron, "error": e.to_string() }));
             return;

@@ -36,11 +36,8 @@ const NOT_YET_CONSUMED_DELAY_SECS: u32 = 300;
 
 pub async fn dispatch(batch: MessageBatch<serde_json::Value>, env: Env) {
     let queue = batch.queue();
-    let cfg = match Config::from_env(&env) {
-        Ok(c) => {
-            c.apply_observability();
-            c
-        }
+    let cfg = match Config::load(&env) {
+        Ok(c) => c,
         Err(e) => {
             crate::log::error("queue: configuration error; retrying batch", json!({ "queue": queue, "error": e.to_string() }));
             batch.retry_all();

@@ -259,7 +259,24 @@ pub fn parse_flag(v: &str) -> Option<bool> {
     }
 }
 
+thread_local! {
+    static LOADED: std::cell::RefCell<Option<std::rc::Rc<Config>>> = const { std::cell::RefCell::new(None) };
+}
+
 impl Config {
+    /// The configuration, read from `env` once per isolate and kept: vars and secrets change only with a
+    /// deployment (`wrangler deploy`, `wrangler secret put`), which starts new isolates. An invalid
+    /// configuration is not kept, so each request reports it until it is fixed.
+    pub fn load(env: &Env) -> Result<std::rc::Rc<Config>, ConfigError> {
+        if let Some(c) = LOADED.with(|l| l.borrow().clone()) {
+            return Ok(c);
+        }
+        let c = std::rc::Rc::new(Config::from_env(env)?);
+        c.apply_observability();
+        LOADED.with(|l| *l.borrow_mut() = Some(c.clone()));
+        Ok(c)
+    }
+
     /// Applies the observability settings to this isolate's log and metrics writers (once per
     /// configuration read, before anything logs).
     pub fn apply_observability(&self) {

@@ -58,11 +58,8 @@ pub async fn serve(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
     let path = req.path();
     let origin = header(&req, "Origin");
 
-    let cfg = match Config::from_env(&env) {
-        Ok(c) => {
-            c.apply_observability();
-            Some(c)
-        }
+    let cfg = match Config::load(&env) {
+        Ok(c) => Some(c),
         Err(e) => {
             log::error("configuration error", json!({ "request_id": request_id, "error": e.to_string() }));
             None
