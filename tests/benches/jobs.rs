@@ -23,7 +23,15 @@ async fn main() {
     println!("{:<14} {:>6} {:>8} {:>9} {:>9} {:>9}", "submitters", "jobs", "jobs/s", "p50 ms", "p99 ms", "max ms");
     // One submitter waiting for each job before the next: the idle system's submit -> COMPLETED latency.
     let (rate, lat) = round_closed(&stack, &token, serial, 1, job).await;
-    println!("{:<14} {:>6} {:>8.1} {:>9.0} {:>9.0} {:>9.0}", "1 (one by one)", serial, rate, pct(&lat, 0.5), pct(&lat, 0.99), pct(&lat, 1.0));
+    println!(
+        "{:<14} {:>6} {:>8.1} {:>9.0} {:>9.0} {:>9.0}",
+        "1 (one by one)",
+        serial,
+        rate,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0)
+    );
     for (c, n) in [(1, serial), (50, concurrent)] {
         let (rate, lat) = round(&stack, &token, n, c, job).await;
         println!("{:<14} {:>6} {:>8.1} {:>9.0} {:>9.0} {:>9.0}", c, n, rate, pct(&lat, 0.5), pct(&lat, 0.99), pct(&lat, 1.0));
