@@ -47,7 +47,7 @@ async fn main() {
         async move { unlimited_user(stack, &format!("fanout{i}")).await }
     }))
     .await;
-    // (account, job id, status) -> arrival times on each stream
+    // (account, job id, status and step) -> arrival times on each stream
     type Seen = Arc<Mutex<HashMap<(usize, String, String), Vec<f64>>>>;
     let seen: Seen = Arc::default();
     let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
@@ -67,7 +67,8 @@ async fn main() {
                     if let Some(sent) = f.data["updated_at"].as_str().and_then(parse_rfc3339_ms) {
                         latencies.lock().unwrap().push((arrived - sent).max(0.0));
                     }
-                    let key = (a, f.data["id"].as_str().unwrap_or("").to_string(), f.data["status"].as_str().unwrap_or("").to_string());
+                    let state = format!("{}/{}", f.data["status"].as_str().unwrap_or(""), f.data["step"].as_str().unwrap_or(""));
+                    let key = (a, f.data["id"].as_str().unwrap_or("").to_string(), state);
                     seen.lock().unwrap().entry(key).or_default().push(arrived);
                     if f.data["status"] == "COMPLETED" {
                         done += 1;
