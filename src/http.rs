@@ -49,6 +49,28 @@ fn error_response(err: &ApiError, request_id: &str) -> worker::Result<Response> 
     Ok(resp)
 }
 
+/// 5xx reports are limited to one per route per this many ms in an isolate: an outage answers every request
+/// with a 5xx, and each is in the log and the metrics already; the report says that it happens.
+const REPORT_5XX_EVERY_MS: f64 = 60_000.0;
+
+thread_local! {
+    static LAST_5XX_REPORT: RefCell<std::collections::HashMap<String, f64>> = RefCell::new(std::collections::HashMap::new());
+}
+
+/// Whether a 5xx on `route` at `now` is reported (the first in [`REPORT_5XX_EVERY_MS`]).
+fn report_5xx(route: &str, now: f64) -> bool {
+    LAST_5XX_REPORT.with(|m| {
+        let mut m = m.borrow_mut();
+        match m.get(route) {
+            Some(last) if now - last < REPORT_5XX_EVERY_MS => false,
+            _ => {
+                m.insert(route.to_string(), now);
+                true
+            }
+        }
+    })
+}
+
 /// Entry point for `#[event(fetch)]`.
 pub async fn serve(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = platform::now_ms();
@@ -120,7 +142,7 @@ pub async fn serve(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
     }
     if let Some(cfg) = &cfg {
         crate::adapters::metrics::write(&env, crate::observability::metrics::request(&route, method.as_str(), status, duration_ms));
-        if status >= 500 {
+        if status >= 500 && report_5xx(&route, platform::now_ms()) {
             // Reported after the response, never in its way (docs/observability.md).
             let report = Report::new(Level::Error, "http_5xx", internal.unwrap_or_else(|| format!("HTTP {status}")))
                 .tag("request_id", request_id.as_str())
