@@ -286,17 +286,9 @@ begin
   end if;
   update public.batches set cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
     where id = b.id returning * into b;
+  -- Each unfinished item as cancel_job cancels a job (PENDING: CANCELLED and refunded; RUNNING: flagged).
   for j in select * from public.jobs where batch_id = b.id and status in ('PENDING', 'RUNNING') order by batch_index for update loop
-    if j.status = 'PENDING' then
-      update public.jobs set status = 'CANCELLED', failure_reason = 'cancelled', step = 'cancelled',
-        cancel_requested_at = now(), finished_at = now(), updated_at = now()
-        where id = j.id returning * into j;
-      perform public.refund_credits(j.id);
-    else
-      update public.jobs set cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
-        where id = j.id returning * into j;
-    end if;
-    changed := changed || jsonb_build_array(to_jsonb(j));
+    changed := changed || jsonb_build_array(public.cancel_job(j.id));
   end loop;
   return jsonb_build_object('batch', private.batch_view(b), 'jobs', changed);
 end

@@ -5,28 +5,9 @@
 //!
 //!   cargo bench -p e2e --bench observability      (BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_ROUNDS)
 
-use e2e::bench::{env_usize, unlimited_user, NO_LIMITS};
+use e2e::bench::{env_usize, get_latencies, pct_ms, unlimited_user, NO_LIMITS};
 use e2e::{http, Stack};
-use futures::stream::{self, StreamExt};
-use std::time::{Duration, Instant};
-
-async fn run(client: &reqwest::Client, url: &str, token: &str, n: usize, c: usize) -> Vec<Duration> {
-    stream::iter(0..n)
-        .map(|_| async {
-            let t = Instant::now();
-            let r = client.get(url).bearer_auth(token).send().await.expect("request");
-            assert_eq!(r.status(), 200, "benchmark requests must succeed");
-            r.bytes().await.expect("body");
-            t.elapsed()
-        })
-        .buffer_unordered(c)
-        .collect()
-        .await
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
-}
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() {
@@ -45,8 +26,8 @@ async fn main() {
             let marker = format!("bench-obs-{round}-{on}");
             let probe = client.get(&me).bearer_auth(&token).header("X-Request-Id", &marker).send().await.expect("probe");
             assert_eq!(probe.status(), 200);
-            run(&client, &me, &token, 100, c).await; // warm up
-            let lat = run(&client, &me, &token, n, c).await;
+            get_latencies(&client, &me, &token, 100, c).await; // warm up
+            let lat = get_latencies(&client, &me, &token, n, c).await;
             let logged = stack.worker_log().contains(&marker);
             assert_eq!(logged, on, "round {round}: the request line is written only with logging on");
             if on {
@@ -63,7 +44,11 @@ async fn main() {
     );
     println!("{:<22} {:>9} {:>9}", "logging + metrics", "p50 ms", "p99 ms");
     for (name, v) in [("on", &with), ("off", &without)] {
-        println!("{:<22} {:>9.2} {:>9.2}", name, pct(v, 0.5), pct(v, 0.99));
+        println!("{:<22} {:>9.2} {:>9.2}", name, pct_ms(v, 0.5), pct_ms(v, 0.99));
     }
-    println!("added: p50 {:+.2} ms, p99 {:+.2} ms", pct(&with, 0.5) - pct(&without, 0.5), pct(&with, 0.99) - pct(&without, 0.99));
+    println!(
+        "added: p50 {:+.2} ms, p99 {:+.2} ms",
+        pct_ms(&with, 0.5) - pct_ms(&without, 0.5),
+        pct_ms(&with, 0.99) - pct_ms(&without, 0.99)
+    );
 }

@@ -112,3 +112,23 @@ pub async fn unlimited_user(stack: &Stack, tag: &str) -> String {
     assert!(r.status().is_success(), "raise the ENTERPRISE limit: {}", r.status());
     stack.user_on_plan(tag, "ENTERPRISE", 100_000).await.0
 }
+
+/// `n` authenticated GETs of `url` with `c` in flight; every answer must be 200. Latencies, unsorted.
+pub async fn get_latencies(client: &reqwest::Client, url: &str, token: &str, n: usize, c: usize) -> Vec<Duration> {
+    stream::iter(0..n)
+        .map(|_| async {
+            let t = Instant::now();
+            let r = client.get(url).bearer_auth(token).send().await.expect("request");
+            assert_eq!(r.status(), 200, "benchmark requests must succeed");
+            r.bytes().await.expect("body");
+            t.elapsed()
+        })
+        .buffer_unordered(c)
+        .collect()
+        .await
+}
+
+/// The `p` quantile of sorted durations, in ms.
+pub fn pct_ms(sorted: &[Duration], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+}
