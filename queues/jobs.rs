@@ -24,6 +24,7 @@ use crate::jobs::lifecycle::{decide, retry_delay_secs, slot_poll_delay_secs, Dec
 use crate::jobs::payloads::{BrowserExtractPayload, HttpRequestPayload};
 use crate::jobs::task_types::disabled_flag;
 use crate::jobs::{JobRow, JobStatus, TaskType};
+use crate::leads::LeadAnalyzePayload;
 use crate::log;
 use crate::tasks;
 use serde_json::{json, Value};
@@ -39,6 +40,7 @@ pub struct DeadLetters {
 
 pub const JOBS_DLQ: DeadLetters = DeadLetters { binding: crate::config::bindings::JOBS_DLQ, queue: "jobs-dlq" };
 pub const BROWSER_JOBS_DLQ: DeadLetters = DeadLetters { binding: crate::config::bindings::BROWSER_JOBS_DLQ, queue: "browser-jobs-dlq" };
+pub const LEAD_ANALYSIS_DLQ: DeadLetters = DeadLetters { binding: crate::config::bindings::LEAD_ANALYSIS_DLQ, queue: "lead-analysis-dlq" };
 
 enum Next {
     Ack,
@@ -150,7 +152,10 @@ async fn process(
     let policy = policy(cfg);
 
     // Queued: flags, then (browser tasks) the breaker, before the job starts, so waiting costs no attempt.
-    let mut gates = Gates { flag_disabled: task.and_then(|t| disabled_flag(t, &cfg.features)), ..Gates::default() };
+    let mut gates = Gates {
+        flag_disabled: task.and_then(|t| disabled_flag(t, &cfg.features)).or_else(|| tier_flag_disabled(task, env_, cfg)),
+        ..Gates::default()
+    };
     let breaker = (task == Some(TaskType::BrowserExtractText) && gates.flag_disabled.is_none())
         .then(|| BreakerClient::new(env, breaker::BROWSER_RENDERING));
     let mut probe = false;
@@ -233,7 +238,7 @@ async fn process(
 
     // Ran.
     let run_started = crate::platform::now_ms();
-    let result = run_task(task, env_, cfg, &d, &job, breaker.as_ref(), probe).await;
+    let result = run_task(task, env_, env, cfg, &d, &job, breaker.as_ref(), probe).await;
     let run_ms = crate::platform::now_ms() - run_started;
     let measure = |outcome: &str| {
         let point = crate::observability::metrics::job(&env_.task_type, outcome, queued_for_secs * 1000.0, run_ms, job.attempts);
@@ -307,10 +312,21 @@ async fn process(
     }
 }
 
+/// A lead analysis whose tier is switched off (`FF_LEAD_ANALYSIS_*_ENABLED`) does not run.
+fn tier_flag_disabled(task: Option<TaskType>, env_: &JobEnvelope, cfg: &Config) -> Option<&'static str> {
+    if task != Some(TaskType::LeadAnalyze) {
+        return None;
+    }
+    let p: LeadAnalyzePayload = serde_json::from_value(env_.payload.clone()).ok()?;
+    crate::leads::disabled_tier_flag(p.tier, &cfg.features)
+}
+
 /// Runs the task, publishing its named steps to JobHub.
+#[allow(clippy::too_many_arguments)]
 async fn run_task(
     task: Option<TaskType>,
     env_: &JobEnvelope,
+    env: &Env,
     cfg: &Config,
     d: &Delivery<'_>,
     job: &JobRow,
@@ -336,6 +352,13 @@ async fn run_task(
             Ok(p) => {
                 d.hub.publish(&job.at_step("requesting", 10), rid).await;
                 tasks::http_request::run(&p).await
+            }
+            Err(e) => Err(TaskError::Final(format!("invalid payload: {e}"))),
+        },
+        Some(TaskType::LeadAnalyze) => match serde_json::from_value::<LeadAnalyzePayload>(env_.payload.clone()) {
+            Ok(p) => {
+                let run = tasks::lead_analyze::Run { env, cfg, db: d.db, hub: &d.hub, job, request_id: rid };
+                tasks::lead_analyze::run(&run, &p).await
             }
             Err(e) => Err(TaskError::Final(format!("invalid payload: {e}"))),
         },

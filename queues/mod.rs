@@ -16,6 +16,7 @@ use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder};
 pub const JOBS: &str = "jobs";
 pub const BROWSER_JOBS: &str = "browser-jobs";
 pub const STRIPE_WEBHOOKS: &str = "stripe-webhooks";
+pub const LEAD_ANALYSIS: &str = "lead-analysis";
 
 /// The logical queue a (possibly environment-suffixed) queue name belongs to, and whether it is that
 /// queue's dead-letter queue.
@@ -25,7 +26,10 @@ pub fn logical_queue(name: &str) -> Option<(&'static str, bool)> {
         None => (name, false),
     };
     // Longest names first: "browser-jobs" must not be taken for "jobs" plus a suffix.
-    [BROWSER_JOBS, STRIPE_WEBHOOKS, JOBS].into_iter().find(|q| base == *q || base.starts_with(&format!("{q}-"))).map(|q| (q, dlq))
+    [BROWSER_JOBS, STRIPE_WEBHOOKS, LEAD_ANALYSIS, JOBS]
+        .into_iter()
+        .find(|q| base == *q || base.starts_with(&format!("{q}-")))
+        .map(|q| (q, dlq))
 }
 
 pub use crate::adapters::queue::{decode, send_json};
@@ -53,6 +57,10 @@ pub async fn dispatch(batch: MessageBatch<serde_json::Value>, env: Env) {
             // The batch size and consumer concurrency in wrangler.toml keep this within Browser
             // Rendering's limits (docs/adr/0010).
             join_all(batch.raw_iter().map(|m| jobs::handle(m, &env, &cfg, &db, jobs::BROWSER_JOBS_DLQ))).await;
+        }
+        Some((LEAD_ANALYSIS, false)) => {
+            // Analyses wait on the AI provider for seconds: a batch's messages run side by side.
+            join_all(batch.raw_iter().map(|m| jobs::handle(m, &env, &cfg, &db, jobs::LEAD_ANALYSIS_DLQ))).await;
         }
         Some((STRIPE_WEBHOOKS, false)) => {
             // One at a time, in delivery order: ordering is not guaranteed, but there is no need to race.
@@ -93,6 +101,8 @@ mod tests {
         assert_eq!(logical_queue("browser-jobs-production-dlq"), Some((BROWSER_JOBS, true)));
         assert_eq!(logical_queue("browser-jobs"), Some((BROWSER_JOBS, false)));
         assert_eq!(logical_queue("stripe-webhooks"), Some((STRIPE_WEBHOOKS, false)));
+        assert_eq!(logical_queue("lead-analysis-production"), Some((LEAD_ANALYSIS, false)));
+        assert_eq!(logical_queue("lead-analysis-staging-dlq"), Some((LEAD_ANALYSIS, true)));
         assert_eq!(logical_queue("other"), None);
     }
 }

@@ -21,12 +21,27 @@ pub mod bindings {
     pub const JOB_HUB: &str = "JOB_HUB";
     pub const CIRCUIT_BREAKER: &str = "CIRCUIT_BREAKER";
     pub const ACCOUNT_LIMITER: &str = "ACCOUNT_LIMITER";
+    /// Lead analyses (`lead.analyze` jobs) and their dead letters.
+    pub const LEAD_ANALYSIS_QUEUE: &str = "LEAD_ANALYSIS_QUEUE";
+    pub const LEAD_ANALYSIS_DLQ: &str = "LEAD_ANALYSIS_DLQ";
+    /// R2 bucket of scraped lead profiles (`[[r2_buckets]]`; docs/adr/0018).
+    pub const PROFILE_CACHE: &str = "PROFILE_CACHE";
     /// Cloudflare's Rate Limiting binding (`[[ratelimits]]`): per client IP, unauthenticated routes.
     pub const IP_RATE_LIMITER: &str = "IP_RATE_LIMITER";
     /// Analytics Engine dataset (`[[analytics_engine_datasets]]`); optional: metrics are skipped without it.
     pub const METRICS: &str = "METRICS";
-    pub const ALL: [&str; 8] =
-        [JOBS_QUEUE, BROWSER_JOBS_QUEUE, STRIPE_WEBHOOKS_QUEUE, JOBS_DLQ, BROWSER_JOBS_DLQ, JOB_HUB, CIRCUIT_BREAKER, ACCOUNT_LIMITER];
+    pub const ALL: [&str; 10] = [
+        JOBS_QUEUE,
+        BROWSER_JOBS_QUEUE,
+        STRIPE_WEBHOOKS_QUEUE,
+        JOBS_DLQ,
+        BROWSER_JOBS_DLQ,
+        JOB_HUB,
+        CIRCUIT_BREAKER,
+        ACCOUNT_LIMITER,
+        LEAD_ANALYSIS_QUEUE,
+        LEAD_ANALYSIS_DLQ,
+    ];
 }
 
 pub const ENVIRONMENT: &str = "ENVIRONMENT";
@@ -80,14 +95,41 @@ pub const LOG_SAMPLE_RATE: &str = "LOG_SAMPLE_RATE";
 /// Whether Analytics Engine data points are written (default on; `false` measures their cost).
 pub const METRICS_ENABLED: &str = "METRICS_ENABLED";
 
+/// AI Gateway (docs/adr/0018): `{AI_GATEWAY_BASE_URL}/{AI_GATEWAY_ACCOUNT_ID}/{AI_GATEWAY_ID}/compat/chat/completions`.
+pub const AI_GATEWAY_BASE_URL: &str = "AI_GATEWAY_BASE_URL";
+pub const AI_GATEWAY_ACCOUNT_ID: &str = "AI_GATEWAY_ACCOUNT_ID";
+pub const AI_GATEWAY_ID: &str = "AI_GATEWAY_ID";
+/// Secret: the gateway's token (`cf-aig-authorization`), for authenticated gateways.
+pub const AI_GATEWAY_TOKEN: &str = "AI_GATEWAY_TOKEN";
+/// Secret: the provider's API key (`Authorization`); unset when the gateway holds it (BYOK).
+pub const AI_PROVIDER_API_KEY: &str = "AI_PROVIDER_API_KEY";
+pub const AI_MODEL_LIGHT: &str = "AI_MODEL_LIGHT";
+pub const AI_MODEL_DEEP: &str = "AI_MODEL_DEEP";
+pub const AI_MODEL_XRAY: &str = "AI_MODEL_XRAY";
+/// The pricing table: `model:input:output[:cached_input]` in USD per million tokens, comma-separated.
+pub const AI_MODEL_PRICES: &str = "AI_MODEL_PRICES";
+pub const AI_TIMEOUT_MS: &str = "AI_TIMEOUT_MS";
+pub const BROWSER_RENDERING_USD_PER_HOUR: &str = "BROWSER_RENDERING_USD_PER_HOUR";
+pub const DEFAULT_AI_GATEWAY_BASE_URL: &str = "https://gateway.ai.cloudflare.com/v1";
+/// Default models per tier (LIGHT, DEEP, XRAY) and their prices (USD per million tokens).
+pub const DEFAULT_AI_MODELS: [&str; 3] = ["openai/gpt-5-nano", "openai/gpt-5-mini", "openai/gpt-5"];
+pub const DEFAULT_AI_MODEL_PRICES: &str =
+    "openai/gpt-5-nano:0.05:0.40:0.005,openai/gpt-5-mini:0.25:2.00:0.025,openai/gpt-5:1.25:10.00:0.125";
+
 /// Default request body cap: generous for JSON job payloads, small enough to refuse abuse early.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Feature flags reported by `/health`: (variable, default when unset).
 /// Feature flags and their defaults. `FF_RATE_LIMITS_ENABLED` is the operator's switch for the plan
 /// request limit (docs/adr/0014): off, requests are neither counted nor refused.
-pub const FEATURE_FLAGS: &[(&str, bool)] =
-    &[("FF_BROWSER_WORKER_ENABLED", true), ("FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED", true), ("FF_RATE_LIMITS_ENABLED", true)];
+pub const FEATURE_FLAGS: &[(&str, bool)] = &[
+    ("FF_BROWSER_WORKER_ENABLED", true),
+    ("FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED", true),
+    ("FF_RATE_LIMITS_ENABLED", true),
+    ("FF_LEAD_ANALYSIS_LIGHT_ENABLED", true),
+    ("FF_LEAD_ANALYSIS_DEEP_ENABLED", true),
+    ("FF_LEAD_ANALYSIS_XRAY_ENABLED", true),
+];
 
 impl Config {
     pub fn feature(&self, name: &str) -> bool {
@@ -179,6 +221,30 @@ pub struct Config {
     pub reporting: Reporting,
     pub log_sample_rate: f64,
     pub metrics_enabled: bool,
+    pub ai: AiConfig,
+    pub prices: crate::leads::cost::Prices,
+}
+
+/// The AI provider behind AI Gateway (docs/adr/0018).
+#[derive(Debug, Clone)]
+pub struct AiConfig {
+    /// The chat-completions URL; empty while the gateway's account or id is unset (analyses then wait).
+    pub chat_url: String,
+    pub api_key: Option<Secret>,
+    pub gateway_token: Option<Secret>,
+    /// Model per tier: LIGHT, DEEP, XRAY.
+    pub models: [String; 3],
+    pub timeout_ms: u32,
+}
+
+impl AiConfig {
+    pub fn model(&self, tier: crate::leads::Tier) -> &str {
+        match tier {
+            crate::leads::Tier::Light => &self.models[0],
+            crate::leads::Tier::Deep => &self.models[1],
+            crate::leads::Tier::Xray => &self.models[2],
+        }
+    }
 }
 
 /// Retention policy in days (docs/adr/0011).
@@ -341,7 +407,38 @@ impl Config {
             None => true,
             Some(v) => parse_flag(&v).ok_or(ConfigError::Invalid { name: METRICS_ENABLED, reason: "expected true or false".into() })?,
         };
+        let ai = AiConfig {
+            chat_url: match (get(env, AI_GATEWAY_ACCOUNT_ID), get(env, AI_GATEWAY_ID)) {
+                (Some(account), Some(gateway)) => format!(
+                    "{}/{}/{}/compat/chat/completions",
+                    get(env, AI_GATEWAY_BASE_URL).unwrap_or_else(|| DEFAULT_AI_GATEWAY_BASE_URL.into()).trim_end_matches('/'),
+                    account.trim(),
+                    gateway.trim()
+                ),
+                _ => String::new(),
+            },
+            api_key: get(env, AI_PROVIDER_API_KEY).map(Secret::new),
+            gateway_token: get(env, AI_GATEWAY_TOKEN).map(Secret::new),
+            models: [AI_MODEL_LIGHT, AI_MODEL_DEEP, AI_MODEL_XRAY]
+                .iter()
+                .zip(DEFAULT_AI_MODELS)
+                .map(|(name, default)| get(env, name).map(|m| m.trim().to_string()).unwrap_or_else(|| default.to_string()))
+                .collect::<Vec<_>>()
+                .try_into()
+                .expect("three tiers"),
+            timeout_ms: number(env, AI_TIMEOUT_MS, 60_000.0)?.clamp(1_000.0, 300_000.0) as u32,
+        };
+        let prices = crate::leads::cost::Prices::parse(
+            &get(env, AI_MODEL_PRICES).unwrap_or_else(|| DEFAULT_AI_MODEL_PRICES.into()),
+            number(env, BROWSER_RENDERING_USD_PER_HOUR, crate::leads::cost::DEFAULT_BROWSER_USD_PER_HOUR)?,
+        )
+        .ok_or(ConfigError::Invalid { name: AI_MODEL_PRICES, reason: "expected model:input:output[:cached_input] entries".into() })?;
+        if let Some(m) = ai.models.iter().find(|m| prices.model(m).is_none()) {
+            return Err(ConfigError::Invalid { name: AI_MODEL_PRICES, reason: format!("no price for the configured model {m}") });
+        }
         Ok(Config {
+            ai,
+            prices,
             reporting,
             log_sample_rate,
             metrics_enabled,

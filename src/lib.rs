@@ -13,6 +13,7 @@ pub mod contract;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod leads;
 pub mod log;
 pub mod observability;
 pub mod platform;

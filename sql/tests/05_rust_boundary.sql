@@ -2,7 +2,7 @@
 -- exactly the argument types the Rust side declares. A host test keeps this list and the Rust one equal.
 begin;
 create extension if not exists pgtap;
-select plan(44);
+select plan(57);
 
 select has_function('public', 'health_check', array[]::text[], 'public.health_check() exists');
 select has_function('public', 'me', array['uuid']::text[], 'public.me(uuid) exists');
@@ -49,5 +49,18 @@ select has_function('public', 'record_reconciliation', array['uuid', 'uuid', 'te
 select has_function('public', 'renew_monthly_credits', array[]::text[], 'public.renew_monthly_credits() exists');
 select has_function('public', 'apply_retention', array['integer', 'integer', 'integer', 'integer']::text[], 'public.apply_retention(integer, integer, integer, integer) exists');
 
+select has_function('public', 'submit_lead_analyses', array['uuid', 'uuid', 'text', 'text[]', 'boolean', 'text', 'text', 'uuid']::text[], 'public.submit_lead_analyses(uuid, uuid, text, text[], boolean, text, text, uuid) exists');
+select has_function('public', 'lead_analysis_context', array['uuid']::text[], 'public.lead_analysis_context(uuid) exists');
+select has_function('public', 'list_leads', array['integer', 'uuid', 'uuid', 'integer', 'boolean', 'uuid']::text[], 'public.list_leads(integer, uuid, uuid, integer, boolean, uuid) exists');
+select has_function('public', 'get_lead', array['uuid']::text[], 'public.get_lead(uuid) exists');
+select has_function('public', 'list_lead_analyses', array['uuid', 'integer', 'uuid', 'uuid']::text[], 'public.list_lead_analyses(uuid, integer, uuid, uuid) exists');
+select has_function('public', 'get_analysis', array['uuid']::text[], 'public.get_analysis(uuid) exists');
+select has_function('public', 'delete_lead', array['uuid']::text[], 'public.delete_lead(uuid) exists');
+select has_function('public', 'restore_lead', array['uuid', 'integer']::text[], 'public.restore_lead(uuid, integer) exists');
+select has_function('public', 'purge_deleted_leads', array['integer']::text[], 'public.purge_deleted_leads(integer) exists');
+select has_function('public', 'list_business_profiles', array['integer', 'uuid', 'uuid', 'uuid']::text[], 'public.list_business_profiles(integer, uuid, uuid, uuid) exists');
+select has_function('public', 'get_business_profile', array['uuid']::text[], 'public.get_business_profile(uuid) exists');
+select has_function('public', 'create_business_profile', array['text', 'text', 'text', 'text', 'uuid']::text[], 'public.create_business_profile(text, text, text, text, uuid) exists');
+select has_function('public', 'update_business_profile', array['uuid', 'text', 'text', 'text', 'text']::text[], 'public.update_business_profile(uuid, text, text, text, text) exists');
 select * from finish();
 rollback;

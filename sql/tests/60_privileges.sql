@@ -36,18 +36,28 @@ select is(array(
   'public.billing_overview(p_account_id uuid) authenticated',
   'public.cancel_batch(p_batch_id uuid) authenticated',
   'public.cancel_job(p_job_id uuid) authenticated',
+  'public.create_business_profile(p_name text, p_description text, p_ideal_customer text, p_website text, p_account_id uuid) authenticated',
+  'public.delete_lead(p_lead_id uuid) authenticated',
+  'public.get_analysis(p_analysis_id uuid) authenticated',
   'public.get_batch(p_batch_id uuid, p_limit integer, p_starting_after uuid) authenticated',
+  'public.get_business_profile(p_id uuid) authenticated',
   'public.get_job(p_job_id uuid) authenticated',
+  'public.get_lead(p_lead_id uuid) authenticated',
   'public.health_check() anon',
   'public.health_check() authenticated',
   'public.list_batches(p_limit integer, p_starting_after uuid, p_ending_before uuid, p_account_id uuid) authenticated',
+  'public.list_business_profiles(p_limit integer, p_starting_after uuid, p_ending_before uuid, p_account_id uuid) authenticated',
   'public.list_credit_transactions(p_limit integer, p_starting_after uuid, p_ending_before uuid, p_account_id uuid) authenticated',
   'public.list_jobs(p_limit integer, p_starting_after uuid, p_ending_before uuid, p_status text, p_task_type text, p_account_id uuid) authenticated',
+  'public.list_lead_analyses(p_lead_id uuid, p_limit integer, p_starting_after uuid, p_ending_before uuid) authenticated',
+  'public.list_leads(p_limit integer, p_starting_after uuid, p_ending_before uuid, p_min_score integer, p_deleted boolean, p_account_id uuid) authenticated',
   'public.me(p_account_id uuid) authenticated',
   'public.pricing() anon',
   'public.pricing() authenticated',
   'public.request_limits(p_account_id uuid) authenticated',
-  'public.stream_context(p_job_id uuid, p_account_id uuid) authenticated'
+  'public.restore_lead(p_lead_id uuid, p_window_days integer) authenticated',
+  'public.stream_context(p_job_id uuid, p_account_id uuid) authenticated',
+  'public.update_business_profile(p_id uuid, p_name text, p_description text, p_ideal_customer text, p_website text) authenticated'
 ]::text[], 'anon and authenticated may execute exactly the allow-listed functions');
 
 create function public.privileges_probe_fn() returns int language sql as 'select 1';

@@ -11,6 +11,8 @@ use worker::{Env, Method, Request, RequestInit, Stub};
 /// Breaker names, one per guarded dependency.
 pub const BROWSER_RENDERING: &str = "browser-rendering";
 pub const STRIPE: &str = "stripe";
+/// The AI provider behind AI Gateway (lead analyses).
+pub const AI_PROVIDER: &str = "ai-provider";
 
 pub struct BreakerClient {
     name: &'static str,

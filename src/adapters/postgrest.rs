@@ -87,6 +87,8 @@ impl From<DbError> for ApiError {
                 let details: serde_json::Value = details.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
                 match message.as_str() {
                     "not_found" => ApiError::NotFound,
+                    // The request names a business profile the account does not have.
+                    "business_profile_not_found" => ApiError::NotFound,
                     "account_forbidden" => ApiError::AccountForbidden,
                     // {job_id}, or for a batch {batch_id}, or for a batch item {index, job_id}.
                     "idempotency_key_reused" => ApiError::IdempotencyKeyReused { details },

@@ -79,6 +79,19 @@ functions! {
     RecordReconciliation<'a> => "record_reconciliation"("uuid", "uuid", "text", "timestamp with time zone", "timestamp with time zone", "bigint", "bigint") -> String;
     RenewMonthlyCredits => "renew_monthly_credits"() -> i64;
     ApplyRetention => "apply_retention"("integer", "integer", "integer", "integer") -> Value;
+    SubmitLeadAnalyses<'a> => "submit_lead_analyses"("uuid", "uuid", "text", "text[]", "boolean", "text", "text", "uuid") -> LeadsSubmitted;
+    LeadAnalysisContext<'a> => "lead_analysis_context"("uuid") -> Option<LeadContext>;
+    ListLeads<'a> => "list_leads"("integer", "uuid", "uuid", "integer", "boolean", "uuid") -> ValuePage;
+    GetLead<'a> => "get_lead"("uuid") -> Option<Value>;
+    ListLeadAnalyses<'a> => "list_lead_analyses"("uuid", "integer", "uuid", "uuid") -> ValuePage;
+    GetAnalysis<'a> => "get_analysis"("uuid") -> Option<Value>;
+    DeleteLead<'a> => "delete_lead"("uuid") -> Value;
+    RestoreLead<'a> => "restore_lead"("uuid", "integer") -> Value;
+    PurgeDeletedLeads => "purge_deleted_leads"("integer") -> i64;
+    ListBusinessProfiles<'a> => "list_business_profiles"("integer", "uuid", "uuid", "uuid") -> ValuePage;
+    GetBusinessProfile<'a> => "get_business_profile"("uuid") -> Option<Value>;
+    CreateBusinessProfile<'a> => "create_business_profile"("text", "text", "text", "text", "uuid") -> Value;
+    UpdateBusinessProfile<'a> => "update_business_profile"("uuid", "text", "text", "text", "text") -> Value;
 }
 
 // ---- health and identity ----
@@ -517,4 +530,140 @@ mod tests {
         let none: Option<JobRow> = crate::adapters::postgrest::decode_output("job_start", "null").unwrap();
         assert!(none.is_none());
     }
+}
+
+// ---- lead analysis (sql/migrations/*_lead_analysis.sql, docs/adr/0018) ----
+
+/// Creates the leads, jobs and analyses of an analyze request (service role, for the verified user).
+#[derive(Serialize)]
+pub struct SubmitLeadAnalyses<'a> {
+    pub p_user_id: &'a str,
+    pub p_business_profile_id: &'a str,
+    pub p_tier: crate::leads::Tier,
+    pub p_profile_urls: &'a [String],
+    pub p_bulk: bool,
+    pub p_correlation_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_idempotency_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_account_id: Option<String>,
+}
+
+/// `submit_lead_analyses`' answer: a job (one URL) or a batch and its jobs (bulk), and the analyses.
+#[derive(Debug, Deserialize)]
+pub struct LeadsSubmitted {
+    pub outcome: SubmitOutcome,
+    #[serde(default)]
+    pub job: Option<JobRow>,
+    #[serde(default)]
+    pub batch: Option<BatchView>,
+    #[serde(default)]
+    pub jobs: Vec<JobRow>,
+    pub analyses: Vec<Value>,
+}
+
+#[derive(Serialize)]
+pub struct LeadAnalysisContext<'a> {
+    pub p_job_id: &'a JobId,
+}
+
+/// What a `lead.analyze` job reads before it runs.
+#[derive(Debug, Deserialize)]
+pub struct LeadContext {
+    pub analysis_id: String,
+    pub lead_id: String,
+    pub profile_url: String,
+    pub business_profile: Option<crate::leads::ai::BusinessContext>,
+}
+
+/// A page of a list whose items the SQL function already shaped for clients.
+#[derive(Debug, Deserialize)]
+pub struct ValuePage {
+    pub has_more: bool,
+    pub items: Vec<Value>,
+}
+
+#[derive(Serialize)]
+pub struct ListLeads<'a> {
+    pub p_limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_starting_after: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_ending_before: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_min_score: Option<u8>,
+    pub p_deleted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_account_id: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct GetLead<'a> {
+    pub p_lead_id: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct ListLeadAnalyses<'a> {
+    pub p_lead_id: &'a str,
+    pub p_limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_starting_after: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_ending_before: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct GetAnalysis<'a> {
+    pub p_analysis_id: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct DeleteLead<'a> {
+    pub p_lead_id: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct RestoreLead<'a> {
+    pub p_lead_id: &'a str,
+    pub p_window_days: u32,
+}
+
+#[derive(Serialize)]
+pub struct PurgeDeletedLeads {
+    pub p_window_days: u32,
+}
+
+#[derive(Serialize)]
+pub struct ListBusinessProfiles<'a> {
+    pub p_limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_starting_after: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_ending_before: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_account_id: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct GetBusinessProfile<'a> {
+    pub p_id: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct CreateBusinessProfile<'a> {
+    pub p_name: &'a str,
+    pub p_description: &'a str,
+    pub p_ideal_customer: &'a str,
+    pub p_website: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_account_id: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct UpdateBusinessProfile<'a> {
+    pub p_id: &'a str,
+    pub p_name: &'a str,
+    pub p_description: &'a str,
+    pub p_ideal_customer: &'a str,
+    pub p_website: Option<&'a str>,
 }

@@ -114,23 +114,37 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
     if out.outcome == SubmitOutcome::Existing {
         return Ok(located(200, detail(out.batch, &out.jobs), &id, true));
     }
-    let Some(account) = out.jobs.first().map(|j| j.account_id.clone()) else {
+    let data = start(ctx, who, &db, out.batch, &out.jobs).await?;
+    Ok(located(202, data, &id, false))
+}
+
+/// Publishes a new batch's jobs to JobHub and queues them; items no queue accepted are FAILED and
+/// refunded. Answers the batch detail to send (503 if no item was queued).
+pub(crate) async fn start(
+    ctx: &RequestCtx<'_>,
+    who: &Authenticated,
+    db: &ServiceDb,
+    batch: BatchView,
+    jobs: &[JobRow],
+) -> Result<Value, ApiError> {
+    let id = batch.id.clone();
+    let Some(account) = jobs.first().map(|j| j.account_id.clone()) else {
         return Err(ApiError::Internal("submit_batch returned no jobs".into()));
     };
     ctx.annotate("account_id", account.as_str());
-    if out.batch.credits_charged > 0 {
-        crate::adapters::metrics::write(ctx.env, crate::observability::metrics::credits("deduct", out.batch.credits_charged));
+    if batch.credits_charged > 0 {
+        crate::adapters::metrics::write(ctx.env, crate::observability::metrics::credits("deduct", batch.credits_charged));
     }
     let hub = hub(ctx, &account)?;
-    hub.publish_many(&out.jobs, Some(hub_ref(&out.batch)), ctx.request_id).await;
+    hub.publish_many(jobs, Some(hub_ref(&batch)), ctx.request_id).await;
 
-    let unsent = enqueue(ctx, who, &out.jobs).await;
+    let unsent = enqueue(ctx, who, jobs).await;
     if unsent.is_empty() {
         log::info(
             "batches: submitted",
-            json!({ "request_id": ctx.request_id, "batch_id": id, "account_id": account, "items": out.jobs.len() }),
+            json!({ "request_id": ctx.request_id, "batch_id": id, "account_id": account, "items": jobs.len() }),
         );
-        return Ok(located(202, detail(out.batch, &out.jobs), &id, false));
+        return Ok(detail(batch, jobs));
     }
     // Never leave PENDING jobs that no queue holds: fail them (each refunded) and say so.
     match db.call(&rpc::FailUnqueuedJobs { p_job_ids: &unsent }).await {
@@ -140,12 +154,12 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
             json!({ "request_id": ctx.request_id, "batch_id": id, "error": e.to_string() }),
         ),
     }
-    if unsent.len() == out.jobs.len() {
+    if unsent.len() == jobs.len() {
         return Err(ApiError::Unavailable { dependency: "job queue", retry_after_secs: 5 });
     }
     // Some items were queued: the batch stands, and its items show which were not.
     let now = Db::as_user(ctx.cfg, &who.token).call(&rpc::GetBatch { p_batch_id: &id, p_limit: 100, p_starting_after: None }).await?;
-    Ok(located(202, serde_json::to_value(now).unwrap_or_default(), &id, false))
+    Ok(serde_json::to_value(now).unwrap_or_default())
 }
 
 /// `GET /api/v1/batches`.

@@ -76,14 +76,22 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
         return Ok(reply);
     }
 
+    start(ctx, who, &db, &job).await?;
+    Ok(located(202, &job))
+}
+
+/// Publishes a new job to JobHub and queues it. If no queue takes it, the job is FAILED (refunded)
+/// and the caller gets 503: never a PENDING job that no queue holds.
+pub(crate) async fn start(ctx: &RequestCtx<'_>, who: &Authenticated, db: &ServiceDb, job: &JobRow) -> Result<(), ApiError> {
     let hub = hub(ctx, &job.account_id)?;
-    hub.publish(&job, ctx.request_id).await;
+    hub.publish(job, ctx.request_id).await;
+    let task = TaskType::parse(&job.task_type).ok_or_else(|| ApiError::Internal(format!("unknown task type {}", job.task_type)))?;
     let envelope = JobEnvelope {
         job_id: job.id.clone(),
         attempt: 0,
-        max_attempts: submission.max_attempts,
+        max_attempts: job.max_attempts,
         correlation_id: ctx.request_id.to_string(),
-        task_type: submission.task_type.as_str().to_string(),
+        task_type: job.task_type.clone(),
         payload: job.payload.clone(),
         meta: EnvelopeMeta {
             enqueue_ts: platform::now_rfc3339(),
@@ -92,12 +100,11 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
             source: "api".into(),
         },
     };
-    let sent = match ctx.env.queue(submission.task_type.queue_binding()) {
+    let sent = match ctx.env.queue(task.queue_binding()) {
         Ok(q) => crate::adapters::queue::send_json(&q, &envelope).await,
         Err(e) => Err(e.to_string()),
     };
     if let Err(e) = sent {
-        // Never leave a PENDING job that no queue holds: fail it (refunding) and tell the caller.
         log::error("jobs: enqueue failed", json!({ "request_id": ctx.request_id, "job_id": job.id, "error": e }));
         match db.call(&rpc::FailUnqueuedJob { p_job_id: &job.id }).await {
             Ok(failed) => hub.publish(&failed, ctx.request_id).await,
@@ -115,7 +122,7 @@ pub async fn create(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
         "jobs: submitted",
         json!({ "request_id": ctx.request_id, "job_id": job.id, "account_id": job.account_id, "task_type": job.task_type }),
     );
-    Ok(located(202, &job))
+    Ok(())
 }
 
 /// `GET /api/v1/jobs`.

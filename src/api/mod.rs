@@ -5,6 +5,7 @@ pub mod billing;
 pub mod handler;
 pub mod health;
 pub mod jobs;
+pub mod leads;
 pub mod limits;
 pub mod me;
 pub mod openapi;
@@ -64,6 +65,18 @@ pub async fn handle(route: Route, req: &mut Request, ctx: &RequestCtx<'_>) -> Re
                 Route::Usage => billing::usage(ctx, &who).await,
                 Route::CreditsBalance => billing::balance(ctx, &who).await,
                 Route::CreditsTransactions => billing::transactions(req, ctx, &who).await,
+                Route::LeadsAnalyze => leads::analyze(req, ctx, &who, false).await,
+                Route::LeadsAnalyzeBulk => leads::analyze(req, ctx, &who, true).await,
+                Route::LeadsList => leads::list(req, ctx, &who).await,
+                Route::LeadGet => leads::get(ctx, &who).await,
+                Route::LeadDelete => leads::delete(ctx, &who).await,
+                Route::LeadRestore => leads::restore(ctx, &who).await,
+                Route::LeadAnalyses => leads::analyses(req, ctx, &who).await,
+                Route::AnalysisGet => leads::analysis(ctx, &who).await,
+                Route::BusinessProfilesList => leads::profiles(req, ctx, &who).await,
+                Route::BusinessProfilesCreate => leads::create_profile(req, ctx, &who).await,
+                Route::BusinessProfileGet => leads::profile(ctx, &who).await,
+                Route::BusinessProfileUpdate => leads::update_profile(req, ctx, &who).await,
                 Route::Health | Route::OpenApi | Route::BillingWebhook | Route::CreditsPricing => Err(ApiError::NotFound),
             }
         }

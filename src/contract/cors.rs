@@ -5,7 +5,7 @@
 //! `*` is deliberately not supported: the API takes bearer tokens and should name its front ends.
 
 /// Methods the API exposes to browsers.
-pub const ALLOW_METHODS: &str = "GET, POST, OPTIONS";
+pub const ALLOW_METHODS: &str = "GET, POST, PUT, DELETE, OPTIONS";
 /// Request headers a browser client may send.
 pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, Idempotency-Key, X-Request-Id, Last-Event-ID";
 /// Response headers a browser client may read.

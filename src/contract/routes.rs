@@ -30,6 +30,18 @@ pub enum Route {
     CreditsBalance,
     CreditsTransactions,
     CreditsPricing,
+    LeadsAnalyze,
+    LeadsAnalyzeBulk,
+    LeadsList,
+    LeadGet,
+    LeadDelete,
+    LeadRestore,
+    LeadAnalyses,
+    AnalysisGet,
+    BusinessProfilesList,
+    BusinessProfilesCreate,
+    BusinessProfileGet,
+    BusinessProfileUpdate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +116,18 @@ const TABLE: &[Entry] = &[
     Entry { pattern: &["api", "v1", "batches", "{id}", "events"], method: Method::Get, route: Route::BatchEvents },
     Entry { pattern: &["api", "v1", "credits", "transactions"], method: Method::Get, route: Route::CreditsTransactions },
     Entry { pattern: &["api", "v1", "credits", "pricing"], method: Method::Get, route: Route::CreditsPricing },
+    Entry { pattern: &["api", "v1", "leads", "analyze"], method: Method::Post, route: Route::LeadsAnalyze },
+    Entry { pattern: &["api", "v1", "leads", "analyze", "bulk"], method: Method::Post, route: Route::LeadsAnalyzeBulk },
+    Entry { pattern: &["api", "v1", "leads"], method: Method::Get, route: Route::LeadsList },
+    Entry { pattern: &["api", "v1", "leads", "{id}"], method: Method::Get, route: Route::LeadGet },
+    Entry { pattern: &["api", "v1", "leads", "{id}"], method: Method::Delete, route: Route::LeadDelete },
+    Entry { pattern: &["api", "v1", "leads", "{id}", "restore"], method: Method::Post, route: Route::LeadRestore },
+    Entry { pattern: &["api", "v1", "leads", "{id}", "analyses"], method: Method::Get, route: Route::LeadAnalyses },
+    Entry { pattern: &["api", "v1", "analyses", "{id}"], method: Method::Get, route: Route::AnalysisGet },
+    Entry { pattern: &["api", "v1", "business-profiles"], method: Method::Get, route: Route::BusinessProfilesList },
+    Entry { pattern: &["api", "v1", "business-profiles"], method: Method::Post, route: Route::BusinessProfilesCreate },
+    Entry { pattern: &["api", "v1", "business-profiles", "{id}"], method: Method::Get, route: Route::BusinessProfileGet },
+    Entry { pattern: &["api", "v1", "business-profiles", "{id}"], method: Method::Put, route: Route::BusinessProfileUpdate },
 ];
 
 /// A matched route with its path parameters, in pattern order.

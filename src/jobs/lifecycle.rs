@@ -34,6 +34,11 @@ pub enum TaskError {
     /// The service the task needs is unavailable or rate limiting: the attempt is handed back and the
     /// message redelivered after `retry_in_secs`.
     Deferred { message: String, retry_in_secs: u32 },
+    /// Worth another attempt, not before `retry_after_secs` (a provider's 429 with `Retry-After`): spends
+    /// the attempt like [`TaskError::Retryable`].
+    RateLimited { message: String, retry_after_secs: u32 },
+    /// Final, with its own failure reason (e.g. `ai_invalid_output`).
+    FinalWith { reason: FailureReason, message: String },
 }
 
 /// How far the consumer got with this delivery.
@@ -158,6 +163,15 @@ pub fn decide(row: Option<&JobRow>, gates: &Gates, outcome: &Outcome, policy: &P
                     last_error: None,
                 }),
                 Err(TaskError::Final(msg)) => Decision::Finish(Finish::failed(FailureReason::TaskError, msg.clone())),
+                Err(TaskError::FinalWith { reason, message }) => Decision::Finish(Finish::failed(*reason, message.clone())),
+                Err(TaskError::RateLimited { message, retry_after_secs }) if attempts < max_attempts => Decision::Retry {
+                    delay_secs: retry_delay_secs(attempts, policy.retry_base_secs, policy.retry_max_secs, policy.jitter)
+                        .max(*retry_after_secs),
+                    last_error: message.clone(),
+                },
+                Err(TaskError::RateLimited { message, .. }) => {
+                    Decision::DeadLetter(Finish::failed(FailureReason::MaxAttemptsExceeded, message.clone()))
+                }
                 Err(TaskError::Deferred { message, retry_in_secs }) => {
                     Decision::Defer { retry_in_secs: *retry_in_secs, reason: message.clone() }
                 }
@@ -271,5 +285,28 @@ mod tests {
         assert_eq!(retry_delay_secs(1, 5, 300, 0.99), 9);
         let d = decide(Some(&running(9, 10)), &Gates::default(), &retryable(false), &Policy { jitter: 0.5, ..POLICY });
         assert_eq!(d, Decision::Retry { delay_secs: 302, last_error: "HTTP 503".into() }, "capped, plus jitter");
+    }
+
+    #[test]
+    fn rate_limits_wait_at_least_retry_after_and_spend_attempts() {
+        let limited = |secs| Outcome::Ran(Err(TaskError::RateLimited { message: "429".into(), retry_after_secs: secs }));
+        assert_eq!(
+            decide(Some(&running(1, 3)), &Gates::default(), &limited(30), &POLICY),
+            Decision::Retry { delay_secs: 30, last_error: "429".into() }
+        );
+        assert_eq!(
+            decide(Some(&running(1, 3)), &Gates::default(), &limited(1), &POLICY),
+            Decision::Retry { delay_secs: 5, last_error: "429".into() },
+            "never sooner than the backoff"
+        );
+        assert_eq!(
+            decide(Some(&running(3, 3)), &Gates::default(), &limited(1), &POLICY),
+            Decision::DeadLetter(Finish::failed(FailureReason::MaxAttemptsExceeded, "429"))
+        );
+        let invalid = Outcome::Ran(Err(TaskError::FinalWith { reason: FailureReason::AiInvalidOutput, message: "bad".into() }));
+        assert_eq!(
+            decide(Some(&running(1, 3)), &Gates::default(), &invalid, &POLICY),
+            Decision::Finish(Finish::failed(FailureReason::AiInvalidOutput, "bad"))
+        );
     }
 }

@@ -15,6 +15,15 @@ pub struct Page {
     pub ending_before: Option<String>,
 }
 
+/// `GET /api/v1/leads` query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadListQuery {
+    pub page: Page,
+    pub min_score: Option<u8>,
+    /// The recycle bin: soft-deleted leads instead of live ones.
+    pub deleted: bool,
+}
+
 /// `GET /api/v1/jobs` query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
@@ -104,9 +113,51 @@ impl ListQuery {
     }
 }
 
+impl LeadListQuery {
+    pub fn parse(pairs: impl Iterator<Item = (String, String)>) -> Result<LeadListQuery, ApiError> {
+        let mut rest: Vec<(String, String)> = pairs.collect();
+        let mut f = Map::new();
+        let page = Page::take(&mut rest, &mut f);
+        let mut q = LeadListQuery { page, min_score: None, deleted: false };
+        rest.retain(|(k, v)| {
+            match (k.as_str(), v.as_str()) {
+                ("min_score", v) => match v.parse::<u8>() {
+                    Ok(n) if n <= 100 => q.min_score = Some(n),
+                    _ => {
+                        f.insert("min_score".into(), Value::from("must be an integer from 0 to 100"));
+                    }
+                },
+                ("deleted", "true") => q.deleted = true,
+                ("deleted", "false") => q.deleted = false,
+                ("deleted", _) => {
+                    f.insert("deleted".into(), Value::from("must be true or false"));
+                }
+                _ => return true,
+            }
+            false
+        });
+        unknown(&rest, &mut f);
+        if f.is_empty() {
+            Ok(q)
+        } else {
+            Err(ApiError::invalid_fields(f))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lead_list_filters() {
+        let parse = |pairs: &[(&str, &str)]| LeadListQuery::parse(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let q = parse(&[("min_score", "70"), ("deleted", "true"), ("limit", "5")]).unwrap();
+        assert_eq!((q.min_score, q.deleted, q.page.limit), (Some(70), true, 5));
+        assert!(parse(&[("min_score", "101")]).is_err());
+        assert!(parse(&[("deleted", "yes")]).is_err());
+        assert!(parse(&[("status", "RUNNING")]).is_err(), "unknown parameters are refused");
+    }
 
     fn q(pairs: &[(&str, &str)]) -> Result<ListQuery, ApiError> {
         ListQuery::parse(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))

@@ -90,10 +90,12 @@ pub enum FailureReason {
     Stuck,
     /// Still PENDING (waiting for a slot or a service) past `JOB_PENDING_TTL_SECS`.
     Expired,
+    /// The AI answered with output that failed validation twice (the answer and its repair).
+    AiInvalidOutput,
 }
 
 impl FailureReason {
-    pub const ALL: [FailureReason; 7] = [
+    pub const ALL: [FailureReason; 8] = [
         FailureReason::TaskError,
         FailureReason::Timeout,
         FailureReason::MaxAttemptsExceeded,
@@ -101,6 +103,7 @@ impl FailureReason {
         FailureReason::Cancelled,
         FailureReason::Stuck,
         FailureReason::Expired,
+        FailureReason::AiInvalidOutput,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +115,7 @@ impl FailureReason {
             FailureReason::Cancelled => "cancelled",
             FailureReason::Stuck => "stuck",
             FailureReason::Expired => "expired",
+            FailureReason::AiInvalidOutput => "ai_invalid_output",
         }
     }
 }

@@ -374,6 +374,11 @@ impl SubmitJob {
         let payload = match task_type {
             TaskType::HttpRequest => serde_json::to_value(HttpRequestPayload::parse(&self.payload, deny)?).expect("serialisable"),
             TaskType::BrowserExtractText => serde_json::to_value(BrowserExtractPayload::parse(&self.payload, deny)?).expect("serialisable"),
+            TaskType::LeadAnalyze => {
+                let mut f = Map::new();
+                f.insert("task_type".into(), Value::from(super::task_types::LEAD_ANALYZE_ROUTE));
+                return Err(ApiError::invalid_fields(f));
+            }
         };
         Ok(ValidSubmission { task_type, payload, max_attempts })
     }

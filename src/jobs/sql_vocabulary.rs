@@ -10,7 +10,7 @@ const JOBS: &str = include_str!("../../sql/migrations/20261124000400_jobs.sql");
 const ACCOUNTS: &str = include_str!("../../sql/migrations/20261124000200_accounts.sql");
 const BILLING: &str = include_str!("../../sql/migrations/20261124000900_billing_logic.sql");
 /// The latest definition of the jobs' failure-reason constraint.
-const PLAN_LIMITS: &str = include_str!("../../sql/migrations/20261130000100_plan_limits.sql");
+const LEAD_ANALYSIS: &str = include_str!("../../sql/migrations/20261203000100_lead_analysis.sql");
 
 /// The quoted values after `anchor` up to the closing `)`.
 fn quoted_after(sql: &str, anchor: &str) -> Vec<String> {
@@ -33,15 +33,19 @@ fn job_statuses_match_the_jobs_check_constraint() {
 
 #[test]
 fn failure_reasons_match_the_jobs_check_constraint() {
-    let sql = quoted_after(PLAN_LIMITS, "check (failure_reason in (");
+    // The constraint's latest definition.
+    let sql = quoted_after(LEAD_ANALYSIS, "check (failure_reason in (");
     let rust: Vec<String> = FailureReason::ALL.iter().map(|r| r.as_str().to_string()).collect();
     assert_eq!(sorted(sql), sorted(rust));
 }
 
 #[test]
 fn task_types_match_the_priced_task_types() {
-    let seeded = BILLING.lines().find(|l| l.starts_with("insert into public.task_types")).expect("task_types are seeded");
-    let sql: Vec<String> = seeded.split("values").nth(1).unwrap().split('\'').skip(1).step_by(2).map(String::from).collect();
+    let sql: Vec<String> = [BILLING, LEAD_ANALYSIS]
+        .iter()
+        .flat_map(|m| m.lines().filter(|l| l.starts_with("insert into public.task_types")))
+        .flat_map(|seeded| seeded.split("values").nth(1).unwrap().split('\'').skip(1).step_by(2).map(String::from).collect::<Vec<_>>())
+        .collect();
     let rust: Vec<String> = TaskType::ALL.iter().map(|t| t.as_str().to_string()).collect();
     assert_eq!(sorted(sql), sorted(rust), "every task type has a price, and every priced type is registered");
 }

@@ -5,13 +5,19 @@
 pub enum TaskType {
     HttpRequest,
     BrowserExtractText,
+    /// A lead analysis (docs/adr/0018): submitted only through `/api/v1/leads/analyze`, which creates
+    /// the lead and the analysis with it.
+    LeadAnalyze,
 }
 
 /// Every task type's canonical name, for error messages.
 pub const TASK_TYPE_NAMES: &str = "http.request, browser.extract_text (alias navigate_and_extract_text)";
 
+/// What `POST /api/v1/jobs` and batch items say about a task type they do not accept.
+pub const LEAD_ANALYZE_ROUTE: &str = "lead analyses are submitted with POST /api/v1/leads/analyze";
+
 impl TaskType {
-    pub const ALL: [TaskType; 2] = [TaskType::HttpRequest, TaskType::BrowserExtractText];
+    pub const ALL: [TaskType; 3] = [TaskType::HttpRequest, TaskType::BrowserExtractText, TaskType::LeadAnalyze];
 
     /// The registry. Unknown names are `None` (400 at submission). Aliases map to the canonical type,
     /// which is what is stored and queued.
@@ -19,6 +25,7 @@ impl TaskType {
         match name {
             "http.request" => Some(TaskType::HttpRequest),
             "browser.extract_text" | "navigate_and_extract_text" => Some(TaskType::BrowserExtractText),
+            "lead.analyze" => Some(TaskType::LeadAnalyze),
             _ => None,
         }
     }
@@ -27,6 +34,7 @@ impl TaskType {
         match self {
             TaskType::HttpRequest => "http.request",
             TaskType::BrowserExtractText => "browser.extract_text",
+            TaskType::LeadAnalyze => "lead.analyze",
         }
     }
 
@@ -35,6 +43,7 @@ impl TaskType {
         match self {
             TaskType::HttpRequest => crate::config::bindings::JOBS_QUEUE,
             TaskType::BrowserExtractText => crate::config::bindings::BROWSER_JOBS_QUEUE,
+            TaskType::LeadAnalyze => crate::config::bindings::LEAD_ANALYSIS_QUEUE,
         }
     }
 
@@ -43,6 +52,8 @@ impl TaskType {
         match self {
             TaskType::HttpRequest => &[],
             TaskType::BrowserExtractText => &["FF_BROWSER_WORKER_ENABLED", "FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED"],
+            // Each tier has its own flag (`leads::Tier::flag`), checked with the payload.
+            TaskType::LeadAnalyze => &[],
         }
     }
 }

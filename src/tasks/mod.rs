@@ -2,5 +2,6 @@
 
 pub mod browser_extract_text;
 pub mod http_request;
+pub mod lead_analyze;
 
 pub use crate::jobs::lifecycle::TaskError;
