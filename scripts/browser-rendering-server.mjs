@@ -4,6 +4,7 @@
 //
 //   POST /client/v4/accounts/{account_id}/browser-rendering/content   → {success, result: "<html>…"}
 //   POST /client/v4/accounts/{account_id}/browser-rendering/scrape    → {success, result: [{selector, results: [{text, html, attributes, height, width, top, left}]}]}
+//   Successful answers carry X-Browser-Ms-Used (the browser time billed).
 //
 // Request bodies: {url, gotoOptions?: {waitUntil, timeout}, waitForSelector?: {selector, timeout, visible?},
 // rejectRequestPattern?: ["/regex/flags"], elements?: [{selector}]} (scrape). Authorization: Bearer <token> (401 with the v4 error envelope
@@ -174,8 +175,10 @@ async function api(req, res, endpoint) {
   }
   active++;
   try {
+    const began = Date.now();
     const result = await render(body, endpoint);
-    send(res, 200, { success: true, result, errors: [], messages: [] });
+    // As the API does: the browser time this call was billed for.
+    send(res, 200, { success: true, result, errors: [], messages: [] }, { "x-browser-ms-used": String(Date.now() - began) });
   } catch (e) {
     const message = String(e?.message ?? e).split("\n")[0];
     // The page could not be read (a timeout, or a navigation the network or rejectRequestPattern

@@ -71,12 +71,12 @@ fs.mkdirSync(path.join(stateDir, "logs"), { recursive: true });
 fs.chmodSync(stateDir, 0o755); // the postgres user must reach its data folder inside
 const envInt = (name, dflt) => Number(process.env[name] ?? dflt);
 const ports = isTest
-  ? { worker: await freePort(), inspector: await freePort(), pg: await freePort(), rest: await freePort(), auth: await freePort(), browser: await freePort(), stripe: await freePort(), sentry: await freePort() }
+  ? { worker: await freePort(), inspector: await freePort(), pg: await freePort(), rest: await freePort(), auth: await freePort(), browser: await freePort(), stripe: await freePort(), sentry: await freePort(), ai: await freePort() }
   : {
       worker: envInt("DEV_WORKER_PORT", 8787), inspector: envInt("DEV_INSPECTOR_PORT", 9229),
       pg: envInt("DEV_PG_PORT", 54329), rest: envInt("DEV_POSTGREST_PORT", 54322), auth: envInt("DEV_AUTH_PORT", 54321),
       browser: envInt("DEV_BROWSER_RENDERING_PORT", 54330), stripe: envInt("DEV_STRIPE_PORT", 54331),
-      sentry: envInt("DEV_SENTRY_PORT", 54340),
+      sentry: envInt("DEV_SENTRY_PORT", 54340), ai: envInt("DEV_AI_PORT", 54333),
     };
 
 // ---- child processes -----------------------------------------------------------------------------
@@ -223,6 +223,12 @@ const sentryUrl = `http://127.0.0.1:${ports.sentry}`;
 const sentryKey = randomBytes(16).toString("hex");
 const sentryDsn = `http://${sentryKey}@127.0.0.1:${ports.sentry}/1`;
 
+// The local AI Gateway stand-in (OpenAI-compatible chat completions): a fresh provider key and gateway
+// token per run; the Worker sees only the AI_GATEWAY_* configuration it would see in production.
+const aiUrl = `http://127.0.0.1:${ports.ai}`;
+const aiKey = `sk-local-${randomBytes(16).toString("hex")}`;
+const aiGatewayToken = randomBytes(20).toString("hex");
+
 const jwtSecret = process.env.STACK_JWT_SECRET || (!isTest && process.env.DEV_JWT_SECRET) || "";
 if (jwtSecret && jwtSecret.length < 32) throw new Error("the JWT secret must be at least 32 characters");
 const extraWorkerVars = JSON.parse(process.env.STACK_WORKER_VARS || "{}");
@@ -250,6 +256,13 @@ function startStripe() {
 function startSentry() {
   return startChild("sentry", path.join(root, "node_modules/.bin/node"), [path.join(root, "scripts/sentry-server.mjs")], {
     SENTRY_PORT: String(ports.sentry), SENTRY_KEY: sentryKey, SENTRY_PROJECT: "1",
+  });
+}
+
+function startAi() {
+  return startChild("ai", path.join(root, "node_modules/.bin/node"), [path.join(root, "scripts/ai-server.mjs")], {
+    AI_PORT: String(ports.ai), AI_PROVIDER_API_KEY: aiKey, AI_GATEWAY_TOKEN: aiGatewayToken,
+    AI_LATENCY_MS: process.env.STACK_AI_LATENCY_MS ?? "150",
   });
 }
 
@@ -296,6 +309,8 @@ function writeWorkerEnv(keys) {
     STRIPE_SECRET_KEY: stripeKey,
     STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
     SENTRY_DSN: sentryDsn,
+    AI_GATEWAY_BASE_URL: `${aiUrl}/v1`, AI_GATEWAY_ACCOUNT_ID: "local", AI_GATEWAY_ID: "edge-saas",
+    AI_PROVIDER_API_KEY: aiKey, AI_GATEWAY_TOKEN: aiGatewayToken,
     STRIPE_PRICE_PLANS: stripePrices.filter((p) => p.plan).map((p) => `${p.id}:${p.plan}`).join(","),
     CREDIT_PACKS: stripePrices.filter((p) => p.pack).map((p) => `${p.pack}:${p.id}:${p.credits}`).join(","),
     ...(isTest ? { CORS_ORIGINS: "http://allowed.test" } : {}),
@@ -374,6 +389,7 @@ async function up() {
   startBrowserRendering();
   startStripe();
   startSentry();
+  startAi();
   await waitFor("auth key server", `${supabaseUrl}/auth/v1/.well-known/jwks.json`, [200], 30000);
   startPostgrest();
   await waitFor("postrust", `${restUrl}/rpc/health_check`, [200], 60000);
@@ -382,6 +398,7 @@ async function up() {
   await waitFor("browser rendering (local)", `${browserUrl}/_dev/health`, [200], 60000);
   await waitFor("stripe (local)", `${stripeUrl}/_dev/health`, [200], 30000);
   await waitFor("sentry (local)", `${sentryUrl}/_dev/health`, [200], 30000);
+  await waitFor("ai gateway (local)", `${aiUrl}/_dev/health`, [200], 30000);
   await startWorker(envFile);
   await waitFor("wrangler dev", `${workerUrl}/health`, [200], isTest ? 300000 : 900000);
   return keys;
@@ -427,7 +444,7 @@ try {
     event: "ready", worker_url: workerUrl, supabase_url: supabaseUrl, postgrest_url: restUrl,
     database_url: databaseUrl, anon_key: keys.anon_key, service_role_key: keys.service_role_key,
     browser_rendering_url: browserUrl,
-    stripe_url: stripeUrl, stripe_webhook_secret: stripeWebhookSecret, sentry_url: sentryUrl,
+    stripe_url: stripeUrl, stripe_webhook_secret: stripeWebhookSecret, sentry_url: sentryUrl, ai_url: aiUrl,
     state_dir: stateDir, ports,
   };
   if (isTest) {
@@ -466,6 +483,7 @@ try {
                           Prices: ${stripePrices.map((p) => `${p.id} (${p.plan ?? `${p.pack} pack`})`).join(", ")}
                           Put a dev user on PRO: npm run stripe -- trigger checkout.session.completed --plan PRO --email you@example.com
   Sentry (local)          ${sentryUrl}   reports received: ${sentryUrl}/_dev/envelopes
+  AI Gateway (local)      ${aiUrl}/v1/local/edge-saas/compat/chat/completions   calls: ${aiUrl}/_dev/calls
   PostgreSQL              ${databaseUrl}   (data: ${pgData})
   Logs                    ${path.join(stateDir, "logs")}
 
@@ -476,7 +494,7 @@ try {
   }
 } catch (e) {
   log(`failed: ${e.message}`);
-  for (const name of ["wrangler", "postgrest", "auth", "browser", "stripe", "sentry"]) {
+  for (const name of ["wrangler", "postgrest", "auth", "browser", "stripe", "sentry", "ai"]) {
     const f = path.join(stateDir, "logs", `${name}.log`);
     if (fs.existsSync(f)) log(`--- last lines of ${name}.log ---\n` + fs.readFileSync(f, "utf8").split("\n").slice(-25).join("\n"));
   }

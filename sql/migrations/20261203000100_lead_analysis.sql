@@ -292,8 +292,8 @@ declare
   out jsonb;
   jobs jsonb;
   analyses jsonb := '[]'::jsonb;
-  j jsonb;
-  a public.analyses;
+  job jsonb;
+  made public.analyses;
 begin
   if n < 1 or n > 50 or (not p_bulk and n <> 1) then
     raise exception using errcode = '22023', message = 'one profile URL, or 1 to 50 in bulk';
@@ -320,11 +320,11 @@ begin
       insert into public.leads as l (account_id, profile_url) values (acct, url)
         on conflict (account_id, profile_url) do update set deleted_at = null, updated_at = now()
         returning * into lead;
-      select j.id as job_id, a.id as analysis_id into busy
-        from public.analyses a join public.jobs j on j.id = a.job_id
-        where a.lead_id = lead.id and a.tier = p_tier and j.status in ('PENDING', 'RUNNING')
-          and j.created_at > now() - interval '5 minutes'
-        order by j.created_at desc limit 1;
+      select pj.id as job_id, pa.id as analysis_id into busy
+        from public.analyses pa join public.jobs pj on pj.id = pa.job_id
+        where pa.lead_id = lead.id and pa.tier = p_tier and pj.status in ('PENDING', 'RUNNING')
+          and pj.created_at > now() - interval '5 minutes'
+        order by pj.created_at desc limit 1;
       if found then
         raise exception using errcode = 'P0001', message = 'duplicate_job',
           detail = json_build_object('job_id', busy.job_id, 'analysis_id', busy.analysis_id, 'index', idx)::text;
@@ -340,16 +340,16 @@ begin
     out := public.submit_job(p_user_id, 'lead.analyze', items -> 0 -> 'payload', 3, p_correlation_id, p_idempotency_key, acct);
     jobs := jsonb_build_array(out -> 'job');
   end if;
-  for j in select value from jsonb_array_elements(jobs) loop
+  for job in select value from jsonb_array_elements(jobs) loop
     if out ->> 'outcome' = 'created' then
-      select * into lead from public.leads where account_id = acct and profile_url = j -> 'payload' ->> 'profile_url';
+      select * into lead from public.leads where account_id = acct and profile_url = job -> 'payload' ->> 'profile_url';
       insert into public.analyses (account_id, lead_id, business_profile_id, job_id, tier)
-        values (acct, lead.id, p_business_profile_id, (j ->> 'id')::uuid, p_tier)
-        returning * into a;
+        values (acct, lead.id, p_business_profile_id, (job ->> 'id')::uuid, p_tier)
+        returning * into made;
     else
-      select * into a from public.analyses where job_id = (j ->> 'id')::uuid;
+      select * into made from public.analyses x where x.job_id = (job ->> 'id')::uuid;
     end if;
-    analyses := analyses || jsonb_build_array(private.analysis_view(a));
+    analyses := analyses || jsonb_build_array(private.analysis_view(made));
   end loop;
   return out || jsonb_build_object('analyses', analyses);
 end
@@ -605,7 +605,7 @@ declare
   b public.business_profiles;
 begin
   insert into public.business_profiles (account_id, name, description, ideal_customer, website)
-    values (private.resolve_account(p_account_id), p_name, p_description, coalesce(p_ideal_customer, ''), p_website)
+    values (private.resolve_account(p_account_id), p_name, p_description, coalesce(p_ideal_customer, ''), nullif(p_website, ''))
     returning * into b;
   return private.business_profile_view(b);
 end
@@ -620,7 +620,7 @@ declare
   b public.business_profiles;
 begin
   update public.business_profiles set name = p_name, description = p_description,
-      ideal_customer = coalesce(p_ideal_customer, ''), website = p_website, updated_at = now()
+      ideal_customer = coalesce(p_ideal_customer, ''), website = nullif(p_website, ''), updated_at = now()
     where id = p_id and account_id in (select private.current_account_ids())
     returning * into b;
   if not found then

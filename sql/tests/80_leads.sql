@@ -2,7 +2,7 @@
 -- with its job's completion, refunds, soft delete and restore window, RLS.
 begin;
 create extension if not exists pgtap;
-select plan(30);
+select plan(31);
 
 insert into auth.users (id, email) values ('1ead0000-0000-4000-8000-000000000001', 'leads@example.test'),
                                           ('1ead0000-0000-4000-8000-000000000002', 'other@example.test');

@@ -654,6 +654,7 @@ pub struct CreateBusinessProfile<'a> {
     pub p_name: &'a str,
     pub p_description: &'a str,
     pub p_ideal_customer: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub p_website: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p_account_id: Option<String>,
@@ -665,5 +666,6 @@ pub struct UpdateBusinessProfile<'a> {
     pub p_name: &'a str,
     pub p_description: &'a str,
     pub p_ideal_customer: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub p_website: Option<&'a str>,
 }

@@ -71,7 +71,12 @@ pub async fn analyze(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticate
         let detail = if replayed {
             serde_json::to_value(&batch).unwrap_or_default()
         } else {
-            crate::api::batches::start(ctx, who, &db, batch, &out.jobs).await?["batch"].clone()
+            // The batch without its items (the analyses name their jobs).
+            let mut d = crate::api::batches::start(ctx, who, &db, batch, &out.jobs).await?;
+            if let Some(o) = d.as_object_mut() {
+                o.remove("items");
+            }
+            d
         };
         let data = json!({ "batch": detail, "analyses": out.analyses });
         return Ok(Reply::Json { status: if replayed { 200 } else { 202 }, data, headers });

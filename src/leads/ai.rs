@@ -164,7 +164,7 @@ pub struct Usage {
 }
 
 impl Usage {
-    pub fn add(self, o: Usage) -> Usage {
+    pub fn plus(self, o: Usage) -> Usage {
         Usage {
             prompt_tokens: self.prompt_tokens + o.prompt_tokens,
             completion_tokens: self.completion_tokens + o.completion_tokens,

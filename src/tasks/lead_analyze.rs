@@ -122,7 +122,7 @@ async fn call_ai(
     };
     let first = ask(body.clone(), probe).await?;
     requests += 1;
-    usage = usage.add(first.usage);
+    usage = usage.plus(first.usage);
     let content = first.content.clone().unwrap_or_default();
     let problem = match (&first.refusal, ai::validate(call, &content)) {
         (None, Ok(answer)) => return Ok((answer, cost_line(run, model, call, usage, requests, started))),
@@ -135,7 +135,7 @@ async fn call_ai(
     );
     let second = ask(ai::repair_body(&body, &content, &problem), false).await?;
     requests += 1;
-    usage = usage.add(second.usage);
+    usage = usage.plus(second.usage);
     let content = second.content.unwrap_or_default();
     match (second.refusal, ai::validate(call, &content)) {
         (None, Ok(answer)) => Ok((answer, cost_line(run, model, call, usage, requests, started))),

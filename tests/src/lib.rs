@@ -28,6 +28,8 @@ pub struct StackInfo {
     pub stripe_webhook_secret: String,
     /// The local Sentry stand-in (scripts/sentry-server.mjs): `/_dev/envelopes` lists what it received.
     pub sentry_url: String,
+    /// The local AI Gateway stand-in (scripts/ai-server.mjs): `/_dev/faults`, `/_dev/calls`.
+    pub ai_url: String,
     /// The stack's state folder (`logs/wrangler.log` holds the Worker's log lines).
     pub state_dir: String,
 }
@@ -196,6 +198,24 @@ impl Stack {
     pub async fn sentry_envelopes(&self) -> Vec<Value> {
         let r = http().get(format!("{}/_dev/envelopes", self.info.sentry_url)).send().await.expect("sentry stand-in reachable");
         r.json().await.expect("envelopes json")
+    }
+
+    /// Adds a fault rule to the AI stand-in (`{match?, status?, retry_after?, invalid?, latency_ms?, count?}`).
+    pub async fn ai_fault(&self, rule: Value) {
+        let r = http().post(format!("{}/_dev/faults", self.info.ai_url)).json(&rule).send().await.expect("ai stand-in reachable");
+        assert!(r.status().is_success(), "ai faults: {}", r.status());
+    }
+
+    /// Every chat-completions call the AI stand-in received: `[{model, schema, started_at, ended_at, status, match}]`.
+    pub async fn ai_calls(&self) -> Vec<Value> {
+        http()
+            .get(format!("{}/_dev/calls", self.info.ai_url))
+            .send()
+            .await
+            .expect("ai stand-in reachable")
+            .json()
+            .await
+            .expect("calls json")
     }
 
     /// The Worker's log so far (wrangler dev's output), for tests that wait on a logged condition.

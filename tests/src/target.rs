@@ -7,6 +7,8 @@
 //! - `/binary/{key}`: 200 with a few bytes of a PNG header, NUL bytes included
 //! - `/page/{key}`: an HTML page titled `Page {key}` with `#content` (`Hello {key}`, a paragraph), a side
 //!   paragraph, a script and a style (for browser jobs)
+//! - `/profile/{key}`: a public profile page (title, description and Open Graph tags, a heading, a bio)
+//!   for lead analyses
 //! - `/delayed/{ms}/{key}`: an HTML page whose script adds `#late` (`late content {key}`) after `ms`
 //!
 //! Every request is counted per key ([`Target::hits`]), so tests can assert how often a job called out.
@@ -89,6 +91,21 @@ async fn serve(mut sock: tokio::net::TcpStream, hits: Arc<Mutex<HashMap<String, 
                     "<!doctype html><html><head><title>Page {k}</title><style>body {{ color: #333 }}</style></head><body>\
                  <main id=\"content\"><h1>Hello {k}</h1><p>First   paragraph &amp; more.</p></main>\
                  <p class=\"side\">side text</p><script>var hidden = 'script text';</script></body></html>"
+                )
+                .into_bytes(),
+            )
+        }
+        ["profile", k] => {
+            content_type = "text/html; charset=utf-8";
+            (
+                200,
+                format!(
+                    "<!doctype html><html><head><title>{k} | Profiles</title>\
+                 <meta name=\"description\" content=\"Plain description of {k}\">\
+                 <meta property=\"og:title\" content=\"Person {k}\">\
+                 <meta property=\"og:description\" content=\"Head of Engineering at Rockets {k}\">\
+                 <meta property=\"og:image\" content=\"https://img.example/{k}.png\"></head>\
+                 <body><h1>Person {k}</h1><p>Builds launch systems. Buys developer tools. Based in Berlin.</p></body></html>"
                 )
                 .into_bytes(),
             )
