@@ -22,12 +22,16 @@ pub async fn retention(cfg: &Config, db: &ServiceDb, run: &Run<'_>) {
         p_payload_days: r.job_payload_days,
         p_soft_deleted_days: r.soft_deleted_days,
     };
-    match db.call(&args).await {
-        Ok(counts @ Value::Object(_)) => {
+    // Soft-deleted leads past their recovery window go with everything else past retention.
+    let leads = db.call(&rpc::PurgeDeletedLeads { p_window_days: r.soft_deleted_days }).await;
+    match (db.call(&args).await, leads) {
+        (Ok(Value::Object(mut counts)), Ok(purged)) => {
+            counts.insert("leads_purged".into(), Value::from(purged));
+            let counts = Value::Object(counts);
             let total: i64 = counts.as_object().map(|m| m.values().filter_map(Value::as_i64).sum()).unwrap_or(0);
             run.finish("ok", counts, if total == 0 { "nothing past retention" } else { "applied" }).await
         }
-        Ok(other) => run.finish("failed", json!({ "got": other }), "unexpected answer").await,
-        Err(e) => run.finish("failed", json!({}), &format!("database: {e}")).await,
+        (Err(e), _) | (_, Err(e)) => run.finish("failed", json!({}), &format!("database: {e}")).await,
+        (Ok(other), _) => run.finish("failed", json!({ "got": other }), "unexpected answer").await,
     }
 }

@@ -20,8 +20,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub async fn get(ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
     let db = Db::anon(ctx.cfg);
     let browser = BreakerClient::new(ctx.env, breaker::BROWSER_RENDERING);
-    let (database, circuit) = futures_util::join!(db.call(&rpc::HealthCheck {}), browser.state());
+    let ai = BreakerClient::new(ctx.env, breaker::AI_PROVIDER);
+    let (database, circuit, ai_circuit) = futures_util::join!(db.call(&rpc::HealthCheck {}), browser.state(), ai.state());
     let circuit = circuit.unwrap_or_else(|| json!({ "state": "unknown" }));
+    let ai_circuit = ai_circuit.unwrap_or_else(|| json!({ "state": "unknown" }));
     let database_ok = match database {
         Ok(_) => true,
         Err(e) => {
@@ -34,8 +36,12 @@ pub async fn get(ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
         "status": if database_ok { "ok" } else { "degraded" },
         "version": VERSION,
         "environment": ctx.cfg.environment,
-        "checks": { "database": if database_ok { "ok" } else { "error" }, "browser_rendering": circuit["state"] },
-        "circuits": { "browser_rendering": circuit },
+        "checks": {
+            "database": if database_ok { "ok" } else { "error" },
+            "browser_rendering": circuit["state"],
+            "ai_provider": ai_circuit["state"],
+        },
+        "circuits": { "browser_rendering": circuit, "ai_provider": ai_circuit },
         "features": features,
     });
     if database_ok {

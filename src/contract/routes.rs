@@ -172,16 +172,18 @@ fn pattern_matches(pattern: &[&str], segs: &[&str]) -> Option<Vec<String>> {
 /// [`ApiError::MethodNotAllowed`] with the allowed methods when the path exists under other methods.
 pub fn match_route(method: Method, path: &str) -> Result<Matched, ApiError> {
     let segs = segments(path);
+    // A literal segment wins over a parameter: `/leads/analyze` is its own resource, not the lead
+    // `analyze`. Only the patterns with the fewest parameters that match the path are considered.
+    let matching: Vec<(&Entry, Vec<String>)> = TABLE.iter().filter_map(|e| pattern_matches(e.pattern, &segs).map(|p| (e, p))).collect();
+    let fewest = matching.iter().map(|(_, p)| p.len()).min().unwrap_or(0);
     let mut allow: Vec<&'static str> = Vec::new();
-    for e in TABLE {
-        if let Some(params) = pattern_matches(e.pattern, &segs) {
-            if e.method == method || (method == Method::Head && e.method == Method::Get) {
-                return Ok(Matched { route: e.route, params, method: e.method, pattern: e.pattern });
-            }
-            allow.push(e.method.as_str());
-            if e.method == Method::Get {
-                allow.push("HEAD");
-            }
+    for (e, params) in matching.into_iter().filter(|(_, p)| p.len() == fewest) {
+        if e.method == method || (method == Method::Head && e.method == Method::Get) {
+            return Ok(Matched { route: e.route, params, method: e.method, pattern: e.pattern });
+        }
+        allow.push(e.method.as_str());
+        if e.method == Method::Get {
+            allow.push("HEAD");
         }
     }
     if allow.is_empty() {
@@ -240,6 +242,18 @@ mod tests {
             let method = e.method.as_str().to_ascii_lowercase();
             assert!(doc["paths"][&path][&method].is_object(), "{} {path} is missing from docs/openapi.json", e.method.as_str());
         }
+    }
+
+    #[test]
+    fn literal_segments_win_over_parameters() {
+        assert_eq!(match_route(Method::Post, "/api/v1/leads/analyze").unwrap().route, Route::LeadsAnalyze);
+        match match_route(Method::Get, "/api/v1/leads/analyze") {
+            Err(ApiError::MethodNotAllowed { allow }) => assert_eq!(allow, vec!["OPTIONS", "POST"]),
+            other => panic!("expected 405, got {other:?}"),
+        }
+        let m = match_route(Method::Get, "/api/v1/leads/0b6c1f5e-8a43-4e0c-9d4b-7c2e5a1f3d20").unwrap();
+        assert_eq!((m.route, m.params.len()), (Route::LeadGet, 1));
+        assert_eq!(match_route(Method::Get, "/api/v1/jobs/stream").unwrap().route, Route::JobsStream);
     }
 
     #[test]

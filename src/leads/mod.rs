@@ -106,6 +106,16 @@ mod tests {
     }
 
     #[test]
+    fn each_tier_has_its_own_flag() {
+        let all_on: Vec<(&'static str, bool)> = Tier::ALL.iter().map(|t| (t.flag(), true)).collect();
+        assert!(Tier::ALL.iter().all(|t| disabled_tier_flag(*t, &all_on).is_none()));
+        let deep_off: Vec<(&'static str, bool)> = Tier::ALL.iter().map(|t| (t.flag(), *t != Tier::Deep)).collect();
+        assert_eq!(disabled_tier_flag(Tier::Deep, &deep_off), Some("FF_LEAD_ANALYSIS_DEEP_ENABLED"));
+        assert_eq!(disabled_tier_flag(Tier::Light, &deep_off), None);
+        assert_eq!(disabled_tier_flag(Tier::Xray, &[]), Some("FF_LEAD_ANALYSIS_XRAY_ENABLED"), "an unknown flag is off");
+    }
+
+    #[test]
     fn tier_credits_match_the_sql_table() {
         let sql = include_str!("../../sql/migrations/20261203000100_lead_analysis.sql");
         assert!(sql.contains("insert into public.lead_tiers (tier, credit_cost) values ('LIGHT', 1), ('DEEP', 3), ('XRAY', 5);"));

@@ -53,6 +53,12 @@ pub fn credits(movement: &str, amount: i64) -> DataPoint {
     point("credits", movement, vec![movement.into()], vec![amount as f64])
 }
 
+/// A lead analysis completed: its tier and whether the profile came from the cache; its cost in USD and
+/// its duration (docs/adr/0018).
+pub fn lead_analysis(tier: &str, cache_hit: bool, total_usd: f64, total_ms: f64) -> DataPoint {
+    point("lead_analysis", tier, vec![tier.into(), if cache_hit { "hit" } else { "miss" }.into()], vec![total_usd, total_ms])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

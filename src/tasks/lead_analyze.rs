@@ -239,6 +239,11 @@ pub async fn run(run: &Run<'_>, p: &LeadAnalyzePayload) -> Result<Value, TaskErr
 
     let result = AnalysisResult::combine(answers);
     let cost = CostBreakdown::new(&run.cfg.prices, cache_hit, profile.browser_ms, lines);
+    let total_ms = elapsed(started);
+    crate::adapters::metrics::write(
+        run.env,
+        crate::observability::metrics::lead_analysis(p.tier.as_str(), cache_hit, cost.total_usd, total_ms as f64),
+    );
     Ok(json!({
         "analysis_id": ctx.analysis_id,
         "lead_id": ctx.lead_id,
@@ -250,7 +255,7 @@ pub async fn run(run: &Run<'_>, p: &LeadAnalyzePayload) -> Result<Value, TaskErr
         "cache_hit": cache_hit,
         "cost": cost,
         "step_timings": { "scrape_ms": if cache_hit { 0 } else { scrape_ms }, "cache_ms": if cache_hit { scrape_ms } else { 0 },
-                          "ai_ms": ai_ms, "total_ms": elapsed(started) },
+                          "ai_ms": ai_ms, "total_ms": total_ms },
         "profile": profile.lead_fields(),
     }))
 }

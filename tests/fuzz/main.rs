@@ -1,7 +1,7 @@
 //! The contract fuzz (issue 13): Schemathesis runs every check against `docs/openapi.json` on a stack of
 //! its own, authenticated and anonymous, with live job streams (bounded by `max-stream-events`), and must
 //! find nothing. Pinned in `scripts/bootstrap.sh` (`.venv`, Schemathesis 4.32.5); the configuration and
-//! its one stated exception are in `tests/fuzz/schemathesis.toml`, the webhook-signing hook in
+//! its two stated exceptions are in `tests/fuzz/schemathesis.toml`, the webhook-signing hook in
 //! `tests/fuzz/hooks.py`.
 //!
 //! Budget: `FUZZ_MAX_EXAMPLES` examples per operation and phase (default 20) when authenticated, 5
