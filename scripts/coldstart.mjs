@@ -49,7 +49,8 @@ function stubImports(module) {
     else if (i.kind === "table") imports[i.module][i.name] = new WebAssembly.Table({ initial: 1024, element: "anyfunc" });
     else if (i.kind === "memory") imports[i.module][i.name] = new WebAssembly.Memory({ initial: 17 });
     else if (i.kind === "global") imports[i.module][i.name] = new WebAssembly.Global({ value: "i32", mutable: true }, 0);
-    else if (i.kind === "tag") imports[i.module][i.name] = new WebAssembly.Tag({ parameters: [] });
+    // wasm-bindgen's catch wrappers import the JS exception tag (one externref).
+    else if (i.kind === "tag") imports[i.module][i.name] = WebAssembly.JSTag ?? new WebAssembly.Tag({ parameters: ["externref"] });
   }
   return imports;
 }
