@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// CPU profile of the running Worker (`npm run dev`) under a burst of requests, through the V8 inspector
+// wrangler dev exposes (the same profiler its DevTools use), summarised as self time per function.
+// The release wasm keeps its names section, so Rust functions appear by name.
+//
+//   node scripts/profile.mjs [path] [requests] [concurrency]     (default /health 2000 8)
+//   PROFILE_TOKEN=<access token> node scripts/profile.mjs /api/v1/me
+//   PROFILE_OUT=target/profile.cpuprofile   also writes the raw profile (open it in Chrome DevTools)
+//
+// Env: DEV_WORKER_PORT (8787), DEV_INSPECTOR_PORT (9229).
+import fs from "node:fs";
+
+const [path = "/health", nReq = "2000", conc = "8"] = process.argv.slice(2);
+const worker = `http://127.0.0.1:${process.env.DEV_WORKER_PORT ?? 8787}`;
+const inspector = `http://127.0.0.1:${process.env.DEV_INSPECTOR_PORT ?? 9229}`;
+const headers = process.env.PROFILE_TOKEN ? { authorization: `Bearer ${process.env.PROFILE_TOKEN}` } : {};
+
+const targets = await (await fetch(`${inspector}/json/list`)).json();
+const target = targets.find((t) => t.webSocketDebuggerUrl && !/browser-consumer/.test(t.title ?? "")) ?? targets[0];
+if (!target) throw new Error(`no inspector target at ${inspector}`);
+const ws = new WebSocket(target.webSocketDebuggerUrl);
+await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+let nextId = 1;
+const pending = new Map();
+ws.onmessage = (m) => {
+  const msg = JSON.parse(typeof m.data === "string" ? m.data : m.data.toString());
+  if (msg.id && pending.has(msg.id)) { pending.get(msg.id)(msg); pending.delete(msg.id); }
+};
+const send = (method, params = {}) => new Promise((resolve) => {
+  const id = nextId++;
+  pending.set(id, resolve);
+  ws.send(JSON.stringify({ id, method, params }));
+});
+
+// Warm up, then profile the burst.
+for (let i = 0; i < 50; i++) await (await fetch(worker + path, { headers })).arrayBuffer();
+await send("Profiler.enable");
+await send("Profiler.setSamplingInterval", { interval: 50 });
+await send("Profiler.start");
+let next = 0;
+const statuses = {};
+await Promise.all(Array.from({ length: Number(conc) }, async () => {
+  while (next++ < Number(nReq)) {
+    const r = await fetch(worker + path, { headers });
+    await r.arrayBuffer();
+    statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+  }
+}));
+const { result } = await send("Profiler.stop");
+ws.close();
+const profile = result.profile;
+if (process.env.PROFILE_OUT) fs.writeFileSync(process.env.PROFILE_OUT, JSON.stringify(profile));
+
+// Self time per node from the samples and their time deltas.
+const self = new Map();
+profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+const byName = new Map();
+let total = 0;
+for (const node of profile.nodes) {
+  const t = self.get(node.id) ?? 0;
+  const f = node.callFrame;
+  if (f.functionName === "(idle)") continue;
+  const file = (f.url || "").split("/").pop();
+  const key = `${f.functionName || "(anonymous)"}${file ? `  [${file}]` : ""}`;
+  byName.set(key, (byName.get(key) ?? 0) + t);
+  total += t;
+}
+const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_TOP ?? 30));
+console.log(`\n${path}: ${nReq} requests, ${conc} at a time, statuses ${JSON.stringify(statuses)}; ` +
+  `${(total / 1000).toFixed(0)} ms of sampled non-idle time, ${(total / 1000 / Number(nReq)).toFixed(3)} ms per request\n`);
+console.log("| self % | self ms/req | function |");
+console.log("|---|---|---|");
+for (const [k, t] of top) console.log(`| ${(100 * t / total).toFixed(1)} | ${(t / 1000 / Number(nReq)).toFixed(4)} | ${k} |`);
