@@ -6,6 +6,7 @@
 //   node scripts/profile.mjs [path] [requests] [concurrency]     (default /health 2000 8)
 //   PROFILE_TOKEN=<access token> node scripts/profile.mjs /api/v1/me
 //   PROFILE_OUT=target/profile.cpuprofile   also writes the raw profile (open it in Chrome DevTools)
+//   PROFILE_BY_LINE=1                        tells functions apart by source line (anonymous ones)
 //
 // Env: DEV_WORKER_PORT (8787), DEV_INSPECTOR_PORT (9229).
 import fs from "node:fs";
@@ -18,7 +19,8 @@ const headers = process.env.PROFILE_TOKEN ? { authorization: `Bearer ${process.e
 const targets = await (await fetch(`${inspector}/json/list`)).json();
 const target = targets.find((t) => t.webSocketDebuggerUrl && !/browser-consumer/.test(t.title ?? "")) ?? targets[0];
 if (!target) throw new Error(`no inspector target at ${inspector}`);
-const ws = new WebSocket(target.webSocketDebuggerUrl);
+// The inspector proxy accepts DevTools clients only: it requires an Origin header.
+const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { Origin: "https://devtools.devprod.cloudflare.dev" } });
 await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
 let nextId = 1;
 const pending = new Map();
@@ -61,7 +63,8 @@ for (const node of profile.nodes) {
   const f = node.callFrame;
   if (f.functionName === "(idle)") continue;
   const file = (f.url || "").split("/").pop();
-  const key = `${f.functionName || "(anonymous)"}${file ? `  [${file}]` : ""}`;
+  const at = process.env.PROFILE_BY_LINE && f.lineNumber >= 0 ? `:${f.lineNumber + 1}` : "";
+  const key = `${f.functionName || "(anonymous)"}${file ? `  [${file}${at}]` : ""}`;
   byName.set(key, (byName.get(key) ?? 0) + t);
   total += t;
 }

@@ -360,13 +360,17 @@ function splitWorkerConfigs(envFile) {
   return ["-c", primaryFile, "-c", consumerFile];
 }
 
+// `/__scheduled` (cron by hand) is wrangler dev middleware wrapped around every request: on by default
+// and in the tests; DEV_TEST_SCHEDULED=0 leaves it out, so a benchmark measures the Worker as deployed.
+const testScheduled = isTest || process.env.DEV_TEST_SCHEDULED !== "0" ? ["--test-scheduled"] : [];
+
 async function startWorker(envFile) {
   const files = browserConsumerVars || dropProducers.length ? splitWorkerConfigs(envFile) : [];
   if (!isTest && fs.existsSync(path.join(root, ".dev.vars"))) files.push("--env-file", path.join(root, ".dev.vars"));
   files.push("--env-file", envFile);
   startChild("wrangler", path.join(root, "node_modules/.bin/wrangler"), [
     "dev", "--local", "--ip", "127.0.0.1", "--port", String(ports.worker), "--inspector-port", String(ports.inspector),
-    "--persist-to", path.join(stateDir, "wrangler"), "--test-scheduled", "--show-interactive-dev-session=false",
+    "--persist-to", path.join(stateDir, "wrangler"), ...testScheduled, "--show-interactive-dev-session=false",
     ...files,
   ], { CI: "true", NO_UPDATE_NOTIFIER: "1" });
 }

@@ -105,11 +105,11 @@ async fn verify_signature(key: &CryptoKey, alg: Alg, parsed: &jwt::Parsed) -> Re
 async fn fetch_jwks(cfg: &Config) -> Option<Vec<Jwk>> {
     let url = worker::Url::parse(&cfg.jwks_url).ok()?;
     let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(cfg.jwks_fetch_timeout_ms));
-    let mut resp = worker::Fetch::Url(url).send_with_signal(&signal).await.ok()?;
+    let resp = worker::Fetch::Url(url).send_with_signal(&signal).await.ok()?;
     if resp.status_code() != 200 {
         return None;
     }
-    jwt::parse_jwks(&resp.text().await.ok()?)
+    jwt::parse_jwks(&crate::platform::response_text(resp).await.ok()?)
 }
 
 /// Finds the verification key for an asymmetric token, fetching the JWKS when the policy says so.

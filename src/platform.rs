@@ -16,3 +16,18 @@ pub fn now_ms() -> f64 {
 pub fn random_uuid() -> String {
     js_sys::global().unchecked_into::<web_sys::WorkerGlobalScope>().crypto().expect("workerd always exposes crypto").random_uuid()
 }
+
+/// A fetch answer's body as text, read with one call to the runtime's `Response.text()`. (worker's
+/// `Response::text` pulls the body through a stream reader chunk by chunk, each chunk a promise crossing
+/// the JS boundary: measurably more CPU per call, docs/adr/0019.)
+pub async fn response_text(resp: worker::Response) -> Result<String, String> {
+    let raw: web_sys::Response = resp.into();
+    let promise = raw.text().map_err(|e| format!("{e:?}"))?;
+    let v = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|e| format!("{e:?}"))?;
+    v.as_string().ok_or_else(|| "the body is not text".to_string())
+}
+
+/// [`response_text`] parsed as JSON (`None` if either fails).
+pub async fn response_json<T: serde::de::DeserializeOwned>(resp: worker::Response) -> Option<T> {
+    serde_json::from_str(&response_text(resp).await.ok()?).ok()
+}

@@ -26,7 +26,7 @@ pub async fn chat(cfg: &AiConfig, body: &Value) -> AiOutcome {
         Err(e) => return AiOutcome::Refused(format!("invalid AI Gateway URL: {e}")),
     };
     let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(cfg.timeout_ms));
-    let mut resp = match Fetch::Request(req).send_with_signal(&signal).await {
+    let resp = match Fetch::Request(req).send_with_signal(&signal).await {
         Ok(r) => r,
         Err(_) if signal.aborted() => {
             return AiOutcome::Unavailable(format!("the AI provider did not answer within {} ms", cfg.timeout_ms))
@@ -35,7 +35,7 @@ pub async fn chat(cfg: &AiConfig, body: &Value) -> AiOutcome {
     };
     let status = resp.status_code();
     let retry_after = resp.headers().get("Retry-After").ok().flatten();
-    let text = match resp.text().await {
+    let text = match crate::platform::response_text(resp).await {
         Ok(t) => t,
         Err(e) => return AiOutcome::Unavailable(format!("reading the AI provider's answer: {e}")),
     };

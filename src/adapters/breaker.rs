@@ -42,7 +42,7 @@ impl BreakerClient {
         init.with_method(Method::Post).with_headers(headers).with_body(Some(body.to_string().into()));
         let req = Request::new_with_init(&format!("https://breaker{path}"), &init).ok()?;
         match stub.fetch_with_request(req).await {
-            Ok(mut r) if r.status_code() == 200 => r.json().await.ok(),
+            Ok(r) if r.status_code() == 200 => crate::platform::response_json(r).await,
             Ok(r) => {
                 log::error("breaker: object refused", json!({ "breaker": self.name, "path": path, "status": r.status_code() }));
                 None

@@ -33,7 +33,7 @@ async fn post(cfg: &Config, endpoint: &str, body: &Value, timeout_ms: u32) -> Re
     let url = format!("{}{endpoint}", cfg.browser_rendering_url);
     let req = Request::new_with_init(&url, &init).map_err(|e| Outcome::ServiceFailure(format!("invalid BROWSER_RENDERING_URL: {e}")))?;
     let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(timeout_ms + REQUEST_MARGIN_MS));
-    let mut resp = match Fetch::Request(req).send_with_signal(&signal).await {
+    let resp = match Fetch::Request(req).send_with_signal(&signal).await {
         Ok(r) => r,
         Err(_) if signal.aborted() => {
             return Err(Outcome::ServiceFailure(format!("browser rendering did not answer within {} ms", timeout_ms + REQUEST_MARGIN_MS)))
@@ -43,7 +43,9 @@ async fn post(cfg: &Config, endpoint: &str, body: &Value, timeout_ms: u32) -> Re
     let status = resp.status_code();
     let retry_after = resp.headers().get("Retry-After").ok().flatten();
     let browser_ms = resp.headers().get("X-Browser-Ms-Used").ok().flatten().and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or(0.0);
-    let text = resp.text().await.map_err(|e| Outcome::ServiceFailure(format!("reading the browser rendering answer: {e}")))?;
+    let text = crate::platform::response_text(resp)
+        .await
+        .map_err(|e| Outcome::ServiceFailure(format!("reading the browser rendering answer: {e}")))?;
     Ok(Answer { status, retry_after, browser_ms: browser_ms.max(0.0) as u64, json: serde_json::from_str(&text).ok() })
 }
 

@@ -81,9 +81,9 @@ impl JobHubClient {
     }
 
     pub async fn state(&self, job_id: &JobId) -> Option<Value> {
-        let mut r = self.post("/state", &json!({ "job_id": job_id })).await.ok()?;
+        let r = self.post("/state", &json!({ "job_id": job_id })).await.ok()?;
         (r.status_code() == 200).then_some(())?;
-        r.json().await.ok()
+        crate::platform::response_json(r).await
     }
 
     /// Opens an SSE stream (`/events` for one job, `/stream` for all, `/batch` for a batch). The object's response is returned

@@ -193,13 +193,13 @@ impl Db {
         init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
         let req = Request::new_with_init(&format!("{}/rpc/{name}", self.base), &init).map_err(|e| DbError::Transport(e.to_string()))?;
         let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(self.timeout_ms));
-        let mut resp = match Fetch::Request(req).send_with_signal(&signal).await {
+        let resp = match Fetch::Request(req).send_with_signal(&signal).await {
             Ok(r) => r,
             Err(_) if signal.aborted() => return Err(DbError::Timeout { function: name.to_string(), after_ms: self.timeout_ms }),
             Err(e) => return Err(DbError::Transport(e.to_string())),
         };
         let status = resp.status_code();
-        let text = match resp.text().await {
+        let text = match crate::platform::response_text(resp).await {
             Ok(t) => t,
             Err(_) if signal.aborted() => return Err(DbError::Timeout { function: name.to_string(), after_ms: self.timeout_ms }),
             Err(e) => return Err(DbError::Transport(e.to_string())),

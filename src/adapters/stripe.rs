@@ -66,9 +66,9 @@ impl StripeClient {
                 Request::new_with_init(&format!("{}{path}", self.base), &init).map_err(|e| StripeError::Unavailable(e.to_string()))?;
             let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS));
             let status = match Fetch::Request(req).send_with_signal(&signal).await {
-                Ok(mut resp) => {
+                Ok(resp) => {
                     let status = resp.status_code();
-                    let json: Value = resp.json().await.unwrap_or(Value::Null);
+                    let json: Value = crate::platform::response_json(resp).await.unwrap_or(Value::Null);
                     if (200..300).contains(&status) {
                         return Ok(json);
                     }
