@@ -12,6 +12,8 @@ cd "$PROJECT_ROOT"
 for b in "$WORKER_BUILD_BIN" "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN"; do
   [ -x "$b" ] || { echo "build: $b is missing; run: npm run bootstrap" >&2; exit 1; }
 done
+# The dashboard's static assets (docs/adr/0020): a second or less.
+node scripts/build-dashboard.mjs --quiet
 cargo build --lib --release --target wasm32-unknown-unknown
 stamp_file=build/.inputs.sha256
 inputs=$( { sha256sum target/wasm32-unknown-unknown/release/edge_saas.wasm scripts/build.sh scripts/env.sh;

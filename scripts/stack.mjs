@@ -17,6 +17,7 @@
 //                                 STACK_BROWSER_CONSUMER_VARS (JSON object: run the browser-jobs consumer
 //                                 as a second Worker in the same wrangler dev, the same code with these
 //                                 vars changed, as when a deploy changes a flag while messages wait),
+//                                 STACK_AUTH_JWT_EXPIRY (seconds the auth server's session tokens live),
 //                                 STACK_DROP_PRODUCERS (comma-separated producer bindings left out of the
 //                                 Worker's config, as in a deploy that forgot one: sends to them fail).
 //   node scripts/stack.mjs pgtap  PostgreSQL only, in a temp folder: migrations up, every migration down
@@ -236,7 +237,7 @@ const extraWorkerVars = JSON.parse(process.env.STACK_WORKER_VARS || "{}");
 function startAuth() {
   return startChild("auth", path.join(root, "node_modules/.bin/node"), [path.join(root, "scripts/auth-server.mjs")], {
     AUTH_PORT: String(ports.auth), AUTH_STATE_DIR: path.join(stateDir, "auth"), SUPABASE_URL: supabaseUrl, DATABASE_URL: databaseUrl,
-    AUTH_JWT_SECRET: jwtSecret,
+    AUTH_JWT_SECRET: jwtSecret, AUTH_SITE_URL: workerUrl, AUTH_JWT_EXPIRY: process.env.STACK_AUTH_JWT_EXPIRY ?? "3600",
   });
 }
 
@@ -336,6 +337,7 @@ function splitWorkerConfigs(envFile) {
     .replace(/^main = .*$/m, `main = ${JSON.stringify(entry)}`)
     .replace(/^command = .*$/m, `command = ${JSON.stringify(`bash ${path.join(root, "scripts/build.sh")}`)}`)
     .replace(/^watch_dir = .*$/m, "")
+    .replace(/^directory = "(.*)"$/m, (_, dir) => `directory = ${JSON.stringify(path.join(root, dir))}`)
     .replace(/\[\[queues\.consumers\]\]\nqueue = "browser-jobs"\n(?:[a-z_]+ = .*\n)*/, browserConsumerVars ? "" : "$&");
   // A deploy that forgot a producer binding: the Worker's send to that queue fails (STACK_DROP_PRODUCERS).
   const withoutProducers = dropProducers.reduce(
@@ -365,6 +367,8 @@ function splitWorkerConfigs(envFile) {
 const testScheduled = isTest || process.env.DEV_TEST_SCHEDULED !== "0" ? ["--test-scheduled"] : [];
 
 async function startWorker(envFile) {
+  // wrangler reads [assets] directory at start: the dashboard is built first (under a second).
+  execFileSync(path.join(root, "node_modules/.bin/node"), [path.join(root, "scripts/build-dashboard.mjs"), "--quiet"], { cwd: root, stdio: "ignore" });
   const files = browserConsumerVars || dropProducers.length ? splitWorkerConfigs(envFile) : [];
   if (!isTest && fs.existsSync(path.join(root, ".dev.vars"))) files.push("--env-file", path.join(root, ".dev.vars"));
   files.push("--env-file", envFile);
@@ -478,6 +482,7 @@ try {
     const tok = await devToken(process.env.DEV_EMAIL ?? "dev@example.com");
     fs.writeFileSync(path.join(stateDir, "stack.json"), JSON.stringify({ ...info, anon_key: undefined, service_role_key: undefined }));
     console.log(`
+  Dashboard               ${workerUrl}/          sign in with a magic link (mails: ${supabaseUrl}/_dev/outbox)
   Worker (wrangler dev)   ${workerUrl}          try: curl ${workerUrl}/health
   PostgREST (postrust)    ${restUrl}
   Auth keys (JWKS)        ${supabaseUrl}/auth/v1/.well-known/jwks.json

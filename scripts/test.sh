@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test: the lint gates (rustfmt, clippy, the OpenAPI linter), host unit tests, the JS entry's tests, pgTAP (with every migration reverted and
-# re-applied), then the end-to-end suite, which boots its own isolated stacks. Run via `npm test`.
+# Every test: the lint gates (rustfmt, clippy, the dashboard's type check, the OpenAPI linter), host unit tests, the JS entry's tests, pgTAP (with every migration reverted and
+# re-applied), then the end-to-end suite and the dashboard's browser tests, which boot their own isolated stacks. Run via `npm test`.
 # Ends with one line totalling every runner: "summary: N passed, N failed".
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -13,6 +13,9 @@ cargo fmt --all --check
 cargo clippy --package edge-saas --lib --tests -- -D warnings
 cargo clippy --package edge-saas --lib --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --package e2e --tests --benches -- -D warnings
+
+step "dashboard type check (tsc --noEmit, strict: dashboard/src)"
+node_modules/.bin/tsc -p dashboard
 
 step "OpenAPI lint (Redocly, recommended rules: docs/openapi.json)"
 node_modules/.bin/redocly lint docs/openapi.json --format=stylish 2>&1 | grep -v -e '^ *$' -e '[║╔╚]'
@@ -31,6 +34,9 @@ node scripts/stack.mjs pgtap 2>&1 | tee -a "$out"
 
 step "end-to-end tests (cargo test -p e2e)"
 cargo test --package e2e --tests -- --test-threads=8 2>&1 | tee -a "$out"
+
+step "dashboard in Chromium (node --test tests/dashboard; screenshots in target/dashboard-screenshots)"
+node_modules/.bin/node --test "tests/dashboard/*.test.mjs" 2>&1 | tee -a "$out"
 
 passed=$(( $(grep -oE 'test result: .* ([0-9]+) passed' "$out" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}') \
          + $(grep -oE '^# pass [0-9]+' "$out" | awk '{s+=$3} END {print s+0}') \

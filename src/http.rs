@@ -88,6 +88,24 @@ pub async fn serve(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         }
     };
 
+    if let Some(cfg) = &cfg {
+        let (accept, dest) = (header(&req, "Accept"), header(&req, "Sec-Fetch-Dest"));
+        if crate::dashboard::is_page_request(method, &path, accept.as_deref(), dest.as_deref()) {
+            if let Some(page) = crate::dashboard::page(&env, cfg, method == Method::Head).await {
+                let resp = page?;
+                resp.headers().set("X-Request-Id", &request_id)?;
+                let status = resp.status_code();
+                let duration_ms = (platform::now_ms() - started).max(0.0);
+                log::info(
+                    "request",
+                    json!({ "event": "http.request", "request_id": request_id, "method": method.as_str(), "path": path,
+                            "route": "GET dashboard page", "status": status, "duration_ms": duration_ms.round() as u64 }),
+                );
+                return Ok(resp);
+            }
+        }
+    }
+
     let response_headers = RefCell::new(Vec::new());
     let annotations = RefCell::new(Map::new());
     let outcome = match &cfg {

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod billing;
 pub mod config;
 pub mod contract;
+pub mod dashboard;
 pub mod domain;
 pub mod http;
 pub mod jobs;

@@ -1,7 +1,7 @@
 // Signing keys and JWT signing for the local auth stand-in. Keys persist as JWK files in a state
 // folder so tokens stay valid across restarts of the dev stack. New keys can be added (rotation); the
 // JWKS always publishes every key's public half.
-import { generateKeyPairSync, createPrivateKey, createPublicKey, createHmac, sign, randomUUID } from "node:crypto";
+import { generateKeyPairSync, createPrivateKey, createPublicKey, createHmac, sign, verify, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -25,6 +25,7 @@ export function loadOrCreateKeys(stateDir) {
   return {
     /** The newest key for `alg` (ES256 unless asked). */
     current: (alg = "ES256") => [...entries].reverse().find((e) => e.alg === alg),
+    byKid: (kid) => entries.find((e) => e.kid === kid),
     /** Adds a new key (rotation) and returns it; it is published at once. */
     add: (alg) => {
       const k = generate(alg);
@@ -50,4 +51,21 @@ export function signJwt(entry, claims) {
 export function signHs256(secret, claims) {
   const input = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(JSON.stringify(claims))}`;
   return `${input}.${b64url(createHmac("sha256", secret).update(input).digest())}`;
+}
+
+/** The claims of a token signed by one of `keys` (ES256/RS256, by kid), or null. Expiry is the caller's. */
+export function verifyJwt(keys, token) {
+  const parts = String(token).split(".");
+  if (parts.length !== 3) return null;
+  try {
+    const header = JSON.parse(Buffer.from(parts[0], "base64url").toString("utf8"));
+    const entry = keys.byKid(header.kid);
+    if (!entry || entry.alg !== header.alg) return null;
+    const key = createPublicKey(entry.key);
+    const opts = entry.alg.startsWith("ES") ? { key, dsaEncoding: "ieee-p1363" } : key;
+    if (!verify("sha256", Buffer.from(`${parts[0]}.${parts[1]}`), opts, Buffer.from(parts[2], "base64url"))) return null;
+    return JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
+  } catch {
+    return null;
+  }
 }

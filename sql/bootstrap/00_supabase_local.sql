@@ -38,6 +38,11 @@ create table if not exists auth.users (
   updated_at timestamptz not null default now(),
   deleted_at timestamptz
 );
+-- The columns Supabase Auth keeps for email sign-in (the local auth server writes them; nothing in the
+-- schema reads them). `add column if not exists` so a dev database made before them gains them.
+alter table auth.users add column if not exists encrypted_password text;
+alter table auth.users add column if not exists email_confirmed_at timestamptz;
+alter table auth.users add column if not exists last_sign_in_at timestamptz;
 
 -- The same definitions Supabase ships: claims come from PostgREST's `request.jwt.claims` setting.
 create or replace function auth.jwt() returns jsonb

@@ -2,7 +2,7 @@
 -- exactly the argument types the Rust side declares. A host test keeps this list and the Rust one equal.
 begin;
 create extension if not exists pgtap;
-select plan(57);
+select plan(58);
 
 select has_function('public', 'health_check', array[]::text[], 'public.health_check() exists');
 select has_function('public', 'me', array['uuid']::text[], 'public.me(uuid) exists');
@@ -30,6 +30,7 @@ select has_function('public', 'store_webhook_event', array['jsonb']::text[], 'pu
 select has_function('public', 'billing_overview', array['uuid']::text[], 'public.billing_overview(uuid) exists');
 select has_function('public', 'list_credit_transactions', array['integer', 'uuid', 'uuid', 'uuid']::text[], 'public.list_credit_transactions(integer, uuid, uuid, uuid) exists');
 select has_function('public', 'pricing', array[]::text[], 'public.pricing() exists');
+select has_function('public', 'usage_daily', array['integer', 'uuid']::text[], 'public.usage_daily(integer, uuid) exists');
 select has_function('public', 'apply_ignored_event', array['jsonb']::text[], 'public.apply_ignored_event(jsonb) exists');
 select has_function('public', 'apply_checkout_completed', array['jsonb', 'integer']::text[], 'public.apply_checkout_completed(jsonb, integer) exists');
 select has_function('public', 'apply_customer_event', array['jsonb']::text[], 'public.apply_customer_event(jsonb) exists');

@@ -57,7 +57,8 @@ select is(array(
   'public.request_limits(p_account_id uuid) authenticated',
   'public.restore_lead(p_lead_id uuid, p_window_days integer) authenticated',
   'public.stream_context(p_job_id uuid, p_account_id uuid) authenticated',
-  'public.update_business_profile(p_id uuid, p_name text, p_description text, p_ideal_customer text, p_website text) authenticated'
+  'public.update_business_profile(p_id uuid, p_name text, p_description text, p_ideal_customer text, p_website text) authenticated',
+  'public.usage_daily(p_days integer, p_account_id uuid) authenticated'
 ]::text[], 'anon and authenticated may execute exactly the allow-listed functions');
 
 create function public.privileges_probe_fn() returns int language sql as 'select 1';

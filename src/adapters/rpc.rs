@@ -61,6 +61,7 @@ functions! {
     BillingOverview => "billing_overview"("uuid") -> Value;
     ListCreditTransactions<'a> => "list_credit_transactions"("integer", "uuid", "uuid", "uuid") -> Value;
     Pricing => "pricing"() -> Value;
+    UsageDaily => "usage_daily"("integer", "uuid") -> Option<Vec<UsageDay>>;
     ApplyIgnoredEvent<'a> => "apply_ignored_event"("jsonb") -> String;
     ApplyCheckoutCompleted<'a> => "apply_checkout_completed"("jsonb", "integer") -> String;
     ApplyCustomerEvent<'a> => "apply_customer_event"("jsonb") -> String;
@@ -355,6 +356,26 @@ pub struct ListCreditTransactions<'a> {
 
 #[derive(Serialize)]
 pub struct Pricing {}
+
+#[derive(Serialize)]
+pub struct UsageDaily {
+    pub p_days: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_account_id: Option<String>,
+}
+
+/// One UTC day of `usage_daily`.
+#[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UsageDay {
+    pub date: String,
+    pub jobs_submitted: i64,
+    pub jobs_completed: i64,
+    pub jobs_failed: i64,
+    pub credits_spent: i64,
+    pub credits_added: i64,
+    pub balance: i64,
+}
 
 #[derive(Serialize)]
 pub struct ApplyIgnoredEvent<'a> {

@@ -105,6 +105,14 @@ pub async fn usage(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, A
     })))
 }
 
+/// `GET /api/v1/usage/daily`: the dashboard's charts, one entry per UTC day, oldest first.
+pub async fn usage_daily(req: &Request, ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
+    let url = req.url().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let days = crate::jobs::list::usage_days(url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())))?;
+    let out = Db::as_user(ctx.cfg, &who.token).call(&rpc::UsageDaily { p_days: days, p_account_id: account_arg(who) }).await?;
+    Ok(Reply::ok(serde_json::to_value(out.unwrap_or_default()).unwrap_or_default()))
+}
+
 /// `GET /api/v1/credits/balance`.
 pub async fn balance(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
     let o = overview(ctx, who).await?;
@@ -190,7 +198,9 @@ pub async fn pricing(ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
             json!({ "credit_pack": c.name, "credits": c.credits, "stripe_price_id": c.price_id, "price": price(ctx, &c.price_id).await }),
         );
     }
-    Ok(Reply::ok(json!({ "plans": plans, "credit_packs": packs, "credit_costs": p["task_credit_costs"] })))
+    Ok(Reply::ok(json!({
+        "plans": plans, "credit_packs": packs, "credit_costs": p["task_credit_costs"], "lead_tier_credits": p["lead_tier_credits"],
+    })))
 }
 
 #[derive(Deserialize)]
@@ -210,14 +220,20 @@ struct PortalBody {
     return_url: String,
 }
 
-/// Redirect targets must be on an allowed front-end origin (`CORS_ORIGINS`): no open redirects.
-fn check_return_url(cfg: &crate::config::Config, field: &str, raw: &str, fields: &mut Map<String, Value>) {
-    let ok = url::Url::parse(raw)
-        .ok()
-        .filter(|u| u.scheme() == "https" || u.scheme() == "http")
-        .is_some_and(|u| cfg.cors.allow(Some(&u.origin().ascii_serialization())).is_some());
+/// The origin the request was sent to: the dashboard this Worker serves lives there (docs/adr/0020).
+fn own_origin(req: &Request) -> Option<String> {
+    req.url().ok().map(|u| u.origin().ascii_serialization())
+}
+
+/// Redirect targets must be on an allowed front-end origin (`CORS_ORIGINS`) or on the Worker's own
+/// origin (its dashboard): no open redirects.
+fn check_return_url(cfg: &crate::config::Config, own: Option<&str>, field: &str, raw: &str, fields: &mut Map<String, Value>) {
+    let ok = url::Url::parse(raw).ok().filter(|u| u.scheme() == "https" || u.scheme() == "http").is_some_and(|u| {
+        let origin = u.origin().ascii_serialization();
+        own == Some(origin.as_str()) || cfg.cors.allow(Some(&origin)).is_some()
+    });
     if !ok {
-        fields.insert(field.into(), Value::from("must be a URL on an allowed origin (CORS_ORIGINS)"));
+        fields.insert(field.into(), Value::from("must be a URL on an allowed origin (CORS_ORIGINS) or this API's own origin"));
     }
 }
 
@@ -241,8 +257,9 @@ async fn json_body<T: serde::de::DeserializeOwned>(req: &mut Request, ctx: &Requ
 pub async fn checkout(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, ApiError> {
     let b: CheckoutBody = json_body(req, ctx).await?;
     let mut fields = Map::new();
-    check_return_url(ctx.cfg, "success_url", &b.success_url, &mut fields);
-    check_return_url(ctx.cfg, "cancel_url", &b.cancel_url, &mut fields);
+    let own = own_origin(req);
+    check_return_url(ctx.cfg, own.as_deref(), "success_url", &b.success_url, &mut fields);
+    check_return_url(ctx.cfg, own.as_deref(), "cancel_url", &b.cancel_url, &mut fields);
     let (mode, price, pack) = match (&b.plan, &b.credit_pack) {
         (Some(plan), None) => match ctx.cfg.price_plans.price_for_plan(plan) {
             Some(price) => ("subscription", price.to_string(), None),
@@ -310,7 +327,7 @@ pub async fn portal(req: &mut Request, ctx: &RequestCtx<'_>, who: &Authenticated
     let b: PortalBody = json_body(req, ctx).await?;
     let stripe = StripeClient::from_config(ctx.cfg).map_err(stripe_error)?;
     let mut fields = Map::new();
-    check_return_url(ctx.cfg, "return_url", &b.return_url, &mut fields);
+    check_return_url(ctx.cfg, own_origin(req).as_deref(), "return_url", &b.return_url, &mut fields);
     if !fields.is_empty() {
         return Err(ApiError::invalid_fields(fields));
     }

@@ -9,10 +9,12 @@ pub mod leads;
 pub mod limits;
 pub mod me;
 pub mod openapi;
+pub mod stream_session;
 
 use crate::auth;
 use crate::contract::error::ApiError;
 use crate::contract::routes::Route;
+use crate::contract::stream_cookie;
 pub use handler::{header, read_body, Reply, RequestCtx};
 use worker::Request;
 
@@ -25,25 +27,33 @@ pub(crate) fn account_arg(who: &auth::Authenticated) -> Option<String> {
     }
 }
 
-/// Authenticates the caller from `Authorization` (401/503 otherwise) and `X-Account-Id`.
-async fn caller(req: &Request, ctx: &RequestCtx<'_>) -> Result<auth::Authenticated, ApiError> {
-    auth::authenticate(ctx.cfg, header(req, "Authorization").as_deref(), header(req, "X-Account-Id").as_deref()).await
+/// Authenticates the caller from `Authorization` (401/503 otherwise) and `X-Account-Id`. The SSE routes
+/// also take the stream cookie when there is no `Authorization` (docs/adr/0020).
+async fn caller(req: &Request, ctx: &RequestCtx<'_>, route: Route) -> Result<auth::Authenticated, ApiError> {
+    let mut authorization = header(req, "Authorization");
+    if authorization.is_none() && matches!(route, Route::JobsStream | Route::JobEvents | Route::BatchEvents) {
+        let cookies = header(req, "Cookie");
+        authorization = stream_cookie::value(cookies.as_deref(), stream_cookie::NAME).map(|t| format!("Bearer {t}"));
+    }
+    auth::authenticate(ctx.cfg, authorization.as_deref(), header(req, "X-Account-Id").as_deref()).await
 }
 
 pub async fn handle(route: Route, req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Reply, ApiError> {
     match route {
         // Stripe's senders share addresses: the webhook is never limited per IP.
         Route::BillingWebhook => billing::webhook(req, ctx).await,
-        Route::Health | Route::OpenApi | Route::CreditsPricing => {
+        Route::Health | Route::OpenApi | Route::CreditsPricing | Route::StreamSessionDelete => {
             limits::per_client_ip(req, ctx).await?;
             match route {
                 Route::Health => health::get(ctx).await,
                 Route::OpenApi => openapi::get(),
+                // Signing out clears the cookie whether or not the token still verifies.
+                Route::StreamSessionDelete => stream_session::delete(req),
                 _ => billing::pricing(ctx).await,
             }
         }
         route => {
-            let who = caller(req, ctx).await?;
+            let who = caller(req, ctx, route).await?;
             limits::per_account(ctx, &who).await?;
             match route {
                 Route::Me => me::get(ctx, &who).await,
@@ -63,6 +73,8 @@ pub async fn handle(route: Route, req: &mut Request, ctx: &RequestCtx<'_>) -> Re
                 Route::BillingCheckout => billing::checkout(req, ctx, &who).await,
                 Route::BillingPortal => billing::portal(req, ctx, &who).await,
                 Route::Usage => billing::usage(ctx, &who).await,
+                Route::UsageDaily => billing::usage_daily(req, ctx, &who).await,
+                Route::StreamSessionCreate => stream_session::create(req, &who),
                 Route::CreditsBalance => billing::balance(ctx, &who).await,
                 Route::CreditsTransactions => billing::transactions(req, ctx, &who).await,
                 Route::LeadsAnalyze => leads::analyze(req, ctx, &who, false).await,
@@ -77,7 +89,9 @@ pub async fn handle(route: Route, req: &mut Request, ctx: &RequestCtx<'_>) -> Re
                 Route::BusinessProfilesCreate => leads::create_profile(req, ctx, &who).await,
                 Route::BusinessProfileGet => leads::profile(ctx, &who).await,
                 Route::BusinessProfileUpdate => leads::update_profile(req, ctx, &who).await,
-                Route::Health | Route::OpenApi | Route::BillingWebhook | Route::CreditsPricing => Err(ApiError::NotFound),
+                Route::Health | Route::OpenApi | Route::BillingWebhook | Route::CreditsPricing | Route::StreamSessionDelete => {
+                    Err(ApiError::NotFound)
+                }
             }
         }
     }

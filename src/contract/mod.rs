@@ -8,4 +8,5 @@ pub mod error;
 pub mod request_id;
 pub mod routes;
 pub mod sse;
+pub mod stream_cookie;
 pub mod time;

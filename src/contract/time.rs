@@ -33,6 +33,13 @@ fn num(s: &str) -> Option<i64> {
     s.parse().ok()
 }
 
+/// Seconds since the Unix epoch as `2026-12-01T10:00:00Z`.
+pub fn rfc3339_from_unix_secs(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// `2026-12-01T10:00:00.5+02:00` → `2026-12-01T08:00:00.5Z`. A string that is not such a timestamp
 /// comes back unchanged.
 pub fn utc(s: &str) -> String {
@@ -106,6 +113,12 @@ pub fn de_utc_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_seconds_print_as_utc() {
+        assert_eq!(rfc3339_from_unix_secs(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_from_unix_secs(1_796_126_461), "2026-12-01T12:01:01Z");
+    }
     use serde_json::json;
 
     #[test]

@@ -145,9 +145,45 @@ impl LeadListQuery {
     }
 }
 
+/// `GET /api/v1/usage/daily?days=N`: 1 to 90 days, 30 when absent.
+pub fn usage_days(pairs: impl Iterator<Item = (String, String)>) -> Result<u32, ApiError> {
+    let mut days = 30;
+    let mut f = Map::new();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "days" => match v.parse::<u32>() {
+                Ok(n) if (1..=90).contains(&n) => days = n,
+                _ => {
+                    f.insert("days".into(), Value::from("must be an integer from 1 to 90"));
+                }
+            },
+            _ => {
+                f.insert(k, Value::from("unknown query parameter"));
+            }
+        }
+    }
+    if f.is_empty() {
+        Ok(days)
+    } else {
+        Err(ApiError::invalid_fields(f))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_days_are_bounded_and_nothing_else_is_accepted() {
+        let parse = |pairs: &[(&str, &str)]| usage_days(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        assert_eq!(parse(&[]).unwrap(), 30);
+        assert_eq!(parse(&[("days", "7")]).unwrap(), 7);
+        assert_eq!(parse(&[("days", "90")]).unwrap(), 90);
+        for bad in ["0", "91", "-1", "7.5", "", "x"] {
+            assert!(parse(&[("days", bad)]).is_err(), "{bad}");
+        }
+        assert!(parse(&[("since", "2026-01-01")]).is_err());
+    }
 
     #[test]
     fn lead_list_filters() {
