@@ -45,16 +45,22 @@ pub fn content_security_policy(supabase_url: &str) -> String {
 
 /// What the app needs to know at run time: public values only (the anon key is public by design).
 pub fn client_config(cfg: &Config) -> Value {
+    client_config_of(&cfg.features, &cfg.supabase_url, cfg.anon_key.expose(), &cfg.environment)
+}
+
+/// [`client_config`] from its parts: the task types and tiers the feature flags let through.
+fn client_config_of(features: &[(&'static str, bool)], supabase_url: &str, anon_key: &str, environment: &str) -> Value {
+    let on = |flag: &str| features.iter().any(|(n, v)| *n == flag && *v);
     let task_types: Vec<&str> = TaskType::ALL
         .into_iter()
-        .filter(|t| *t != TaskType::LeadAnalyze && disabled_flag(*t, &cfg.features).is_none())
+        .filter(|t| *t != TaskType::LeadAnalyze && disabled_flag(*t, features).is_none())
         .map(TaskType::as_str)
         .collect();
-    let tiers: Vec<&str> = Tier::ALL.into_iter().filter(|t| cfg.feature(t.flag())).map(Tier::as_str).collect();
+    let tiers: Vec<&str> = Tier::ALL.into_iter().filter(|t| on(t.flag())).map(Tier::as_str).collect();
     json!({
-        "supabase_url": cfg.supabase_url,
-        "supabase_anon_key": cfg.anon_key.expose(),
-        "environment": cfg.environment,
+        "supabase_url": supabase_url,
+        "supabase_anon_key": anon_key,
+        "environment": environment,
         "task_types": task_types,
         "lead_tiers": tiers,
     })
@@ -117,6 +123,21 @@ mod tests {
         assert!(csp.contains("script-src 'self';") && csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
         assert!(!csp.contains("unsafe"));
         assert!(content_security_policy("http://127.0.0.1:54321/").contains("connect-src 'self' http://127.0.0.1:54321;"));
+    }
+
+    #[test]
+    fn the_page_offers_only_what_the_flags_let_through() {
+        let all_on: Vec<(&str, bool)> = crate::config::FEATURE_FLAGS.iter().map(|(n, _)| (*n, true)).collect();
+        let c = client_config_of(&all_on, "https://x.supabase.co", "anon", "production");
+        assert_eq!(c["task_types"], json!(["http.request", "browser.extract_text"]));
+        assert_eq!(c["lead_tiers"], json!(["LIGHT", "DEEP", "XRAY"]));
+        assert_eq!(c["supabase_url"], "https://x.supabase.co");
+        let off = |names: &[&str]| -> Vec<(&'static str, bool)> { all_on.iter().map(|(n, _)| (*n, !names.contains(n))).collect() };
+        let c = client_config_of(&off(&["FF_BROWSER_WORKER_ENABLED", "FF_LEAD_ANALYSIS_DEEP_ENABLED"]), "u", "a", "development");
+        assert_eq!(c["task_types"], json!(["http.request"]));
+        assert_eq!(c["lead_tiers"], json!(["LIGHT", "XRAY"]));
+        let c = client_config_of(&off(&["FF_BROWSER_TASK_EXTRACT_TEXT_ENABLED"]), "u", "a", "development");
+        assert_eq!(c["task_types"], json!(["http.request"]));
     }
 
     #[test]

@@ -11,6 +11,7 @@ declare
   n integer := least(greatest(coalesce(p_days, 30), 1), 90);
   first_day date := (now() at time zone 'utc')::date - (n - 1);
   since timestamptz := first_day::timestamp at time zone 'utc';
+  current_balance bigint := coalesce((select b.balance from public.credit_balances b where b.account_id = acct), 0);
 begin
   return (
     with days as (
@@ -31,9 +32,10 @@ begin
              'jobs_submitted', coalesce(j.submitted, 0), 'jobs_completed', coalesce(j.completed, 0),
              'jobs_failed', coalesce(j.failed, 0),
              'credits_spent', coalesce(c.spent, 0), 'credits_added', coalesce(c.added, 0),
-             'balance', coalesce((select t.balance_after from public.credit_transactions t
-                                  where t.account_id = acct and t.created_at < (d.day + 1)::timestamp at time zone 'utc'
-                                  order by t.created_at desc, t.id desc limit 1), 0))
+             -- The balance now less what the ledger moved after the day ended: exact even when several
+             -- entries share a timestamp (one transaction), where ordering by time could not tell.
+             'balance', current_balance - coalesce((select sum(t.amount) from public.credit_transactions t
+                                  where t.account_id = acct and t.created_at >= (d.day + 1)::timestamp at time zone 'utc'), 0))
            order by d.day)
     from days d left join j on j.day = d.day left join c on c.day = d.day
   );

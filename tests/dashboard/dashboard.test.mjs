@@ -141,6 +141,38 @@ test("the Worker serves the dashboard to browsers with a strict CSP, and API cli
   assert.equal((await json.json()).error.code, "not_found");
 });
 
+test("the stream cookie opens SSE routes only, and bad usage queries name their field", async () => {
+  const { access_token: token } = await (await fetch(`${stack.supabase_url}/_dev/token`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: `cookie-${Date.now()}@example.com` }),
+  })).json();
+  const set = await fetch(`${stack.worker_url}/api/v1/stream-session`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+  assert.equal(set.status, 200);
+  const cookie = set.headers.get("set-cookie");
+  assert.match(cookie, /^edge_stream=[\w-]+\.[\w-]+\.[\w-]+; Path=\/api\/v1; Max-Age=\d+; HttpOnly; SameSite=Strict$/);
+  const jar = cookie.split(";")[0];
+  const stream = await fetch(`${stack.worker_url}/api/v1/jobs/stream`, { headers: { cookie: jar } });
+  assert.equal(stream.status, 200);
+  assert.match(stream.headers.get("content-type"), /text\/event-stream/);
+  await stream.body.cancel();
+  const me = await fetch(`${stack.worker_url}/api/v1/me`, { headers: { cookie: jar } });
+  assert.equal(me.status, 401, "a non-stream route ignores the cookie");
+  const forged = await fetch(`${stack.worker_url}/api/v1/jobs/stream`, { headers: { cookie: `edge_stream=${token.slice(0, -4)}AAAA` } });
+  assert.equal(forged.status, 401, "the cookie's token is verified like a header's");
+  assert.equal((await fetch(`${stack.worker_url}/api/v1/stream-session`, { method: "POST" })).status, 401);
+  const cleared = await fetch(`${stack.worker_url}/api/v1/stream-session`, { method: "DELETE" });
+  assert.equal(cleared.status, 200);
+  assert.match(cleared.headers.get("set-cookie"), /^edge_stream=; Path=\/api\/v1; Max-Age=0;/);
+  for (const [query, field] of [["days=0", "days"], ["days=91", "days"], ["days=x", "days"], ["since=1", "since"]]) {
+    const r = await fetch(`${stack.worker_url}/api/v1/usage/daily?${query}`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 400, query);
+    const body = await r.json();
+    assert.equal(body.error.code, "invalid_request");
+    assert.ok(body.error.details.fields[field], `${query} names ${field}`);
+  }
+  const days = await (await fetch(`${stack.worker_url}/api/v1/usage/daily?days=3`, { headers: { authorization: `Bearer ${token}` } })).json();
+  assert.equal(days.data.length, 3);
+});
+
 test("sign up, sign out, a wrong password is refused, then sign in with the password", async () => {
   page = await newPage();
   await page.goto(`${stack.worker_url}/`);
@@ -338,10 +370,14 @@ test("no serious or critical accessibility violations on any page (axe-core)", a
   await p.getByRole("heading", { name: "Jobs", level: 1 }).waitFor({ timeout: WAIT });
   const jobId = (await api(p, "/jobs?limit=1")).data[0].id;
   const leadId = (await api(p, "/leads?limit=1")).data[0].id;
-  for (const route of ["/jobs", `/jobs/${jobId}`, "/billing", "/usage", "/leads", `/leads/${leadId}`]) {
+  // Each page is scanned once its data is on it (what shows that, per page).
+  const loaded = {
+    "/jobs": "tr[data-job]", [`/jobs/${jobId}`]: "dd [data-status]", "/billing": "tbody tr", "/usage": "[data-testid=jobs-chart]",
+    "/leads": "tr[data-lead]", [`/leads/${leadId}`]: "article[data-analysis]",
+  };
+  for (const [route, selector] of Object.entries(loaded)) {
     await p.goto(`${stack.worker_url}${route}`);
-    await p.locator("main h1").waitFor();
-    await p.waitForLoadState("networkidle").catch(() => undefined);
+    await p.locator(selector).first().waitFor({ timeout: WAIT });
     await scan(route);
   }
   assert.deepEqual(findings, []);
