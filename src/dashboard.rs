@@ -17,11 +17,21 @@ pub const ASSETS: &str = "ASSETS";
 /// Where `index.html` marks the spot for the client configuration.
 const CONFIG_MARKER: &str = "<!--app-config-->";
 
+/// A `GET`/`HEAD` outside the API: it may be a page navigation (checked first, without reading headers,
+/// so API requests pay nothing for the dashboard).
+pub fn may_be_page(method: Method, path: &str) -> bool {
+    let outside_api = !(path == "/health" || path.starts_with("/health/") || path == "/api" || path.starts_with("/api/"));
+    matches!(method, Method::Get | Method::Head) && outside_api
+}
+
+/// A request asking for HTML: a browser navigating (`Sec-Fetch-Dest: document`, or `Accept: text/html`).
+pub fn wants_html(accept: Option<&str>, fetch_dest: Option<&str>) -> bool {
+    fetch_dest == Some("document") || accept.is_some_and(|a| a.split(',').any(|t| t.trim().starts_with("text/html")))
+}
+
 /// A browser navigation to a page: `GET`/`HEAD` outside the API, asking for HTML.
 pub fn is_page_request(method: Method, path: &str, accept: Option<&str>, fetch_dest: Option<&str>) -> bool {
-    let outside_api = !(path == "/health" || path.starts_with("/health/") || path == "/api" || path.starts_with("/api/"));
-    let wants_html = fetch_dest == Some("document") || accept.is_some_and(|a| a.split(',').any(|t| t.trim().starts_with("text/html")));
-    matches!(method, Method::Get | Method::Head) && outside_api && wants_html
+    may_be_page(method, path) && wants_html(accept, fetch_dest)
 }
 
 /// The origin of a URL (`scheme://host[:port]`), for the CSP.

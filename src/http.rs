@@ -88,9 +88,9 @@ pub async fn serve(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         }
     };
 
-    if let Some(cfg) = &cfg {
+    if let Some(cfg) = cfg.as_ref().filter(|_| crate::dashboard::may_be_page(method, &path)) {
         let (accept, dest) = (header(&req, "Accept"), header(&req, "Sec-Fetch-Dest"));
-        if crate::dashboard::is_page_request(method, &path, accept.as_deref(), dest.as_deref()) {
+        if crate::dashboard::wants_html(accept.as_deref(), dest.as_deref()) {
             if let Some(page) = crate::dashboard::page(&env, cfg, method == Method::Head).await {
                 let resp = page?;
                 resp.headers().set("X-Request-Id", &request_id)?;

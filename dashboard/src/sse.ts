@@ -1,7 +1,8 @@
 // Live streams over EventSource. EventSource cannot send an Authorization header, so the API reads the
 // caller's token from the HttpOnly stream cookie that POST /api/v1/stream-session sets (docs/adr/0020).
-// The browser reconnects by itself and sends Last-Event-ID, so no frame is missed across a drop; when the
-// server refuses the stream (token expired), the cookie is set again and the stream reopened.
+// The browser reconnects by itself and sends Last-Event-ID, so no frame is missed across a drop; when it
+// gives up (the server answered with an error, or refused an expired token), the cookie is set again and a
+// new stream opened with `?last_event_id=`, which resumes the same way.
 import * as auth from "./auth";
 
 let cookieFor: string | null = null;
@@ -44,18 +45,22 @@ export function openStream(path: string, events: string[], h: StreamHandlers): (
   let stopped = false;
   let retry: number | undefined;
   let failures = 0;
+  let lastEventId: string | null = null;
 
   const open = async () => {
     h.onState?.(failures ? "reconnecting" : "connecting");
     await ensureStreamCookie();
     if (stopped) return;
-    source = new EventSource(`/api/v1${path}`);
+    // A stream the browser gave up on resumes where it was: the API takes `last_event_id` when no header.
+    const resume = lastEventId ? `${path.includes("?") ? "&" : "?"}last_event_id=${encodeURIComponent(lastEventId)}` : "";
+    source = new EventSource(`/api/v1${path}${resume}`);
     source.onopen = () => {
       failures = 0;
       h.onState?.("open");
     };
     for (const name of events) {
       source.addEventListener(name, (e) => {
+        if ((e as MessageEvent).lastEventId) lastEventId = (e as MessageEvent).lastEventId;
         try {
           h.onFrame(name, JSON.parse((e as MessageEvent<string>).data));
         } catch {

@@ -115,3 +115,23 @@ export function Json(props: { value: unknown; label: string }) {
     </pre>
   );
 }
+
+/** A table with column headers, scrolling sideways on narrow screens. */
+export function Table(props: { headers: string[]; class?: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap">
+      <table class={props.class}>
+        <thead>
+          <tr>
+            {props.headers.map((h) => (
+              <th scope="col" key={h}>
+                {h}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
+  );
+}

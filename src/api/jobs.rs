@@ -188,9 +188,16 @@ pub async fn cancel(ctx: &RequestCtx<'_>, who: &Authenticated) -> Result<Reply, 
 
 /// Frame ids are the event log's sequence numbers: a value that is not one (negative, not a number, or
 /// past JavaScript's exact integers, which the object's storage uses) is ignored like a missing header.
+/// The `Last-Event-ID` header (a browser's own reconnection) wins over the `last_event_id` query parameter,
+/// which a client that opens a new `EventSource` (which cannot set headers) uses to resume.
 pub(crate) fn last_event_id(req: &Request) -> Option<i64> {
     const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
-    header(req, "Last-Event-ID").and_then(|v| v.trim().parse::<i64>().ok()).filter(|n| (0..=MAX_SAFE_INTEGER).contains(n))
+    let parse = |v: &str| v.trim().parse::<i64>().ok().filter(|n| (0..=MAX_SAFE_INTEGER).contains(n));
+    header(req, "Last-Event-ID").and_then(|v| parse(&v)).or_else(|| {
+        let url = req.url().ok()?;
+        let v = url.query_pairs().find(|(k, _)| k == "last_event_id")?.1;
+        parse(&v)
+    })
 }
 
 /// Opens a JobHub stream (`/events`, `/stream` or `/batch`) for `account` under its plan's stream cap.

@@ -84,6 +84,12 @@ async fn a_job_streams_pending_running_completed_and_replays_from_last_event_id(
     let replay = frames_until_terminal(&mut c.unwrap()).await;
     let ids = |f: &[Frame]| f.iter().map(|f| f.id).collect::<Vec<_>>();
     assert_eq!(ids(&replay), ids(&frames[1..]), "replay is exactly the missed frames");
+    // The same through the query parameter (a new EventSource cannot set the header); the header wins.
+    let url = stack.url(&format!("/api/v1/jobs/{id}/events?last_event_id={}", frames[0].id));
+    let (_, c) = SseClient::open(&url, &t, None).await;
+    assert_eq!(ids(&frames_until_terminal(&mut c.unwrap()).await), ids(&frames[1..]), "?last_event_id= resumes too");
+    let (_, c) = SseClient::open(&url, &t, Some(frames[1].id)).await;
+    assert_eq!(ids(&frames_until_terminal(&mut c.unwrap()).await), ids(&frames[2..]), "Last-Event-ID wins over the query");
 
     let p = stack.get_as(&format!("/api/v1/jobs/{id}/progress"), &t).await;
     assert_eq!(p.body["data"]["status"], "COMPLETED");

@@ -136,6 +136,7 @@ test("the Worker serves the dashboard to browsers with a strict CSP, and API cli
   const asset = await fetch(`${stack.worker_url}${script}`);
   assert.equal(asset.status, 200);
   assert.match(asset.headers.get("content-type"), /javascript/);
+  assert.equal((await fetch(`${stack.worker_url}/assets/app-MISSING.js`)).status, 404, "a missing asset is a 404, not the page");
   const json = await fetch(`${stack.worker_url}/jobs`);
   assert.equal(json.status, 404);
   assert.equal((await json.json()).error.code, "not_found");
@@ -410,8 +411,26 @@ test("the session is refreshed before its token expires and the dashboard keeps 
   await page.locator("tr[data-job] [data-status=COMPLETED]").first().waitFor({ timeout: WAIT });
 });
 
-test("a task switched off by its feature flag is not offered", async () => {
+test("a dropped stream reconnects from its last frame id; a task switched off by its feature flag is not offered", async () => {
+  // A page with a live stream that has seen frames (so the browser has a last event id).
+  await page.goto(`${stack.worker_url}/jobs`);
+  await page.getByText("Live", { exact: true }).waitFor({ timeout: WAIT });
+  const streamRequests = [];
+  // The browser's own reconnection sends the header; a stream the page reopens itself sends the query parameter.
+  page.on("request", (r) => {
+    const u = new URL(r.url());
+    if (u.pathname === "/api/v1/jobs/stream") streamRequests.push(r.headers()["last-event-id"] ?? u.searchParams.get("last_event_id"));
+  });
+  await page.getByLabel("URL").fill(`${target.url}/slow/50`);
+  await page.getByRole("button", { name: "Submit job" }).click();
+  await page.locator("tr[data-job] [data-status=COMPLETED]").first().waitFor({ timeout: WAIT });
+  // Restarting the Worker (new flags) drops the stream; the browser reconnects by itself.
   await stackCommand(`worker vars ${JSON.stringify({ FF_BROWSER_WORKER_ENABLED: "false", FF_LEAD_ANALYSIS_LIGHT_ENABLED: "false", FF_LEAD_ANALYSIS_DEEP_ENABLED: "false", FF_LEAD_ANALYSIS_XRAY_ENABLED: "false" })}`);
+  const deadline = Date.now() + 60_000;
+  while (!streamRequests.some((id) => id !== null && /^\d+$/.test(id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(streamRequests.some((id) => id !== null && /^\d+$/.test(id)), `a reconnect resumed from the last frame id: ${JSON.stringify(streamRequests)}`);
+  await page.waitForFunction(() => document.querySelector(".live")?.textContent === "Live", null, { timeout: WAIT });
+
   await page.goto(`${stack.worker_url}/jobs`);
   const options = await page.locator("select[name=task_type] option").evaluateAll((os) => os.map((o) => o.value));
   assert.deepEqual(options, ["http.request"]);

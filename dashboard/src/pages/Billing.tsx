@@ -3,7 +3,7 @@
 // changed it, without a reload.
 import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
-import { Banner, Progress, time, useLoad } from "../ui";
+import { Banner, Progress, time, useLoad, Table } from "../ui";
 
 interface Billing {
   plan: string;
@@ -169,18 +169,7 @@ export function BillingPage(props: { onPlanChange: () => void }) {
       </div>
       <section aria-labelledby="ledger">
         <h2 id="ledger">Credit ledger</h2>
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Amount</th>
-                <th scope="col">Balance</th>
-                <th scope="col">Reference</th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table headers={["When", "Kind", "Amount", "Balance", "Reference"]}>
               {(ledger.data?.data ?? []).map((t) => (
                 <tr key={t.id}>
                   <td>{time(t.created_at)}</td>
@@ -190,9 +179,7 @@ export function BillingPage(props: { onPlanChange: () => void }) {
                   <td>{t.reference ?? ""}</td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+        </Table>
       </section>
     </main>
   );

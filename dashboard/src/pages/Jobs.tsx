@@ -5,7 +5,7 @@ import * as api from "../api";
 import type { BatchProgress, Job, JobFrame } from "../api";
 import { config } from "../config";
 import { openStream, type StreamState } from "../sse";
-import { Banner, Field, Json, Progress, Status, time, useLoad } from "../ui";
+import { Banner, Field, Json, Progress, Status, time, useLoad, Table } from "../ui";
 
 const TASK_LABELS: Record<string, string> = {
   "http.request": "HTTP request",
@@ -165,19 +165,7 @@ export function Jobs() {
         {jobs.length === 0 ? (
           <p>No jobs yet. Submit one above.</p>
         ) : (
-          <div class="table-wrap">
-            <table class="jobs">
-              <thead>
-                <tr>
-                  <th scope="col">Job</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Progress</th>
-                  <th scope="col">Step</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
+          <Table class="jobs" headers={["Job", "Type", "Status", "Progress", "Step", "Created"]}>
                 {jobs.map((j) => (
                   <tr key={j.id} data-job={j.id}>
                     <td>
@@ -194,9 +182,7 @@ export function Jobs() {
                     <td>{time(j.created_at)}</td>
                   </tr>
                 ))}
-              </tbody>
-            </table>
-          </div>
+          </Table>
         )}
       </section>
     </main>

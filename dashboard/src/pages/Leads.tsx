@@ -5,7 +5,7 @@ import * as api from "../api";
 import type { JobFrame } from "../api";
 import { config } from "../config";
 import { openStream } from "../sse";
-import { Banner, Field, Json, Progress, Status, time, useLoad } from "../ui";
+import { Banner, Field, Json, Progress, Status, time, useLoad, Table } from "../ui";
 
 interface Profile {
   id: string;
@@ -190,18 +190,7 @@ export function LeadsPage() {
       )}
       <section aria-labelledby="leads">
         <h2 id="leads">Leads</h2>
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Lead</th>
-                <th scope="col">Headline</th>
-                <th scope="col">Fit</th>
-                <th scope="col">Tier</th>
-                <th scope="col">Analyzed</th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table headers={["Lead", "Headline", "Fit", "Tier", "Analyzed"]}>
               {(leads.data?.data ?? []).map((l) => (
                 <tr key={l.id} data-lead={l.id}>
                   <td>
@@ -213,9 +202,7 @@ export function LeadsPage() {
                   <td>{time(l.last_analyzed_at)}</td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+        </Table>
       </section>
     </main>
   );

@@ -1,7 +1,7 @@
 // Usage over time as plain SVG: jobs per day (bars, completed and failed stacked) and the credit balance
 // at each day's end (a line). Each chart has a text alternative and its data as a table.
 import * as api from "../api";
-import { Banner, useLoad } from "../ui";
+import { Banner, useLoad, Table } from "../ui";
 
 interface Day {
   date: string;
@@ -20,6 +20,18 @@ const PAD = { l: 36, r: 8, t: 10, b: 24 };
 function ticks(max: number): number[] {
   const step = Math.max(1, Math.ceil(max / 4));
   return [0, step, 2 * step, 3 * step, 4 * step];
+}
+
+/** One slot per day across the plot, and a value axis from 0 to a round top above the largest value. */
+function scales(days: Day[], value: (d: Day) => number) {
+  const top = ticks(Math.max(4, ...days.map(value)))[4];
+  const step = (W - PAD.l - PAD.r) / days.length;
+  return {
+    top,
+    step,
+    x: (i: number) => PAD.l + step * i + step / 2,
+    y: (v: number) => H - PAD.b - ((H - PAD.t - PAD.b) * v) / top,
+  };
 }
 
 function Axes(props: { max: number; days: Day[]; y: (v: number) => number; x: (i: number) => number }) {
@@ -46,11 +58,7 @@ function Axes(props: { max: number; days: Day[]; y: (v: number) => number; x: (i
 
 export function JobsChart(props: { days: Day[] }) {
   const { days } = props;
-  const max = Math.max(4, ...days.map((d) => d.jobs_submitted));
-  const top = ticks(max)[4];
-  const bw = (W - PAD.l - PAD.r) / days.length;
-  const x = (i: number) => PAD.l + bw * i + bw / 2;
-  const y = (v: number) => H - PAD.b - ((H - PAD.t - PAD.b) * v) / top;
+  const { top, step: bw, x, y } = scales(days, (d) => d.jobs_submitted);
   const total = days.reduce((s, d) => s + d.jobs_submitted, 0);
   return (
     <figure>
@@ -85,11 +93,7 @@ export function JobsChart(props: { days: Day[] }) {
 
 export function CreditsChart(props: { days: Day[] }) {
   const { days } = props;
-  const max = Math.max(4, ...days.map((d) => d.balance));
-  const top = ticks(max)[4];
-  const step = (W - PAD.l - PAD.r) / days.length;
-  const x = (i: number) => PAD.l + step * i + step / 2;
-  const y = (v: number) => H - PAD.b - ((H - PAD.t - PAD.b) * v) / top;
+  const { top, x, y } = scales(days, (d) => d.balance);
   const points = days.map((d, i) => `${x(i).toFixed(1)},${y(d.balance).toFixed(1)}`).join(" ");
   return (
     <figure>
@@ -123,20 +127,7 @@ export function UsagePage() {
           </section>
           <details>
             <summary>Data</summary>
-            <div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Day (UTC)</th>
-                    <th scope="col">Submitted</th>
-                    <th scope="col">Completed</th>
-                    <th scope="col">Failed</th>
-                    <th scope="col">Credits spent</th>
-                    <th scope="col">Credits added</th>
-                    <th scope="col">Balance</th>
-                  </tr>
-                </thead>
-                <tbody>
+            <Table headers={["Day (UTC)", "Submitted", "Completed", "Failed", "Credits spent", "Credits added", "Balance"]}>
                   {data.map((d) => (
                     <tr key={d.date}>
                       <td>{d.date}</td>
@@ -148,9 +139,7 @@ export function UsagePage() {
                       <td>{d.balance}</td>
                     </tr>
                   ))}
-                </tbody>
-              </table>
-            </div>
+            </Table>
           </details>
         </>
       )}
