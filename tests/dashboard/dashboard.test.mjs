@@ -417,9 +417,12 @@ test("a dropped stream reconnects from its last frame id; a task switched off by
   await page.getByText("Live", { exact: true }).waitFor({ timeout: WAIT });
   const streamRequests = [];
   // The browser's own reconnection sends the header; a stream the page reopens itself sends the query parameter.
-  page.on("request", (r) => {
+  // (allHeaders: the headers as sent, which `headers()` does not all show.)
+  page.on("request", async (r) => {
     const u = new URL(r.url());
-    if (u.pathname === "/api/v1/jobs/stream") streamRequests.push(r.headers()["last-event-id"] ?? u.searchParams.get("last_event_id"));
+    if (u.pathname !== "/api/v1/jobs/stream") return;
+    const headers = await r.allHeaders().catch(() => ({}));
+    streamRequests.push(headers["last-event-id"] ?? u.searchParams.get("last_event_id"));
   });
   await page.getByLabel("URL").fill(`${target.url}/slow/50`);
   await page.getByRole("button", { name: "Submit job" }).click();
