@@ -36,8 +36,7 @@ interface Analysis {
   fit_score: number | null;
   summary: string | null;
   result: unknown;
-  cost: { total_usd?: number } | null;
-  total_cost_usd?: number | null;
+  cost: { total_usd: number; scrape_usd: number; ai_usd: number } | null;
   model: string | null;
   cache_hit: boolean | null;
   created_at: string;
@@ -257,8 +256,9 @@ export function LeadDetail(props: { id: string; onDeleted: () => void }) {
             {a.tier} · <Status status={a.status} /> {a.fit_score !== null && <span>fit {a.fit_score}</span>}
           </h3>
           <p class="muted">
-            {time(a.created_at)} · {a.credit_cost} credits · {a.model ?? ""} {a.cache_hit ? "· cached profile" : ""}
-            {a.total_cost_usd != null ? ` · $${a.total_cost_usd.toFixed(4)}` : ""}
+            {time(a.created_at)} · {a.credit_cost} {a.credit_cost === 1 ? "credit" : "credits"} · {a.model ?? ""}
+            {a.cache_hit ? " · cached profile" : ""}
+            {a.cost ? ` · cost $${a.cost.total_usd.toFixed(4)} (scrape $${a.cost.scrape_usd.toFixed(4)}, AI $${a.cost.ai_usd.toFixed(4)})` : ""}
           </p>
           {a.summary && <p>{a.summary}</p>}
           {a.failure_reason && <p class="error-text">{a.failure_reason}</p>}
