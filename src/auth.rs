@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::contract::error::ApiError;
 use crate::domain::jwks_cache::{self, Cached, Decision};
 use crate::domain::jwt::{self, ActiveAccount, Alg, AuthError, Jwk, Principal};
+use crate::domain::verified_tokens::VerifiedTokens;
 use crate::{log, platform};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use serde_json::json;
@@ -45,6 +46,8 @@ thread_local! {
     static JWKS: RefCell<Option<Cached>> = const { RefCell::new(None) };
     /// Imported WebCrypto keys by (kid, alg), dropped whenever the JWKS is refetched.
     static IMPORTED: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
+    /// Tokens whose signature verified recently, dropped with `IMPORTED` (docs/adr/0021).
+    static VERIFIED: RefCell<VerifiedTokens> = RefCell::new(VerifiedTokens::default());
 }
 
 fn subtle() -> SubtleCrypto {
@@ -128,6 +131,7 @@ async fn key_for(cfg: &Config, kid: &str, alg: Alg) -> Result<CryptoKey, ApiErro
                 let d = jwks_cache::after_fetch(&keys, kid, alg);
                 JWKS.with(|c| *c.borrow_mut() = Some(Cached { keys, fetched_at_ms: now, last_attempt_ms: now }));
                 IMPORTED.with(|m| m.borrow_mut().clear());
+                VERIFIED.with(|v| v.borrow_mut().clear());
                 d
             }
             None => {
@@ -164,18 +168,27 @@ fn reject(reason: AuthError) -> ApiError {
 pub async fn authenticate(cfg: &Config, authorization: Option<&str>, account_header: Option<&str>) -> Result<Authenticated, ApiError> {
     let token = jwt::bearer(authorization).map_err(reject)?;
     let parsed = jwt::parse(token).map_err(reject)?;
-    let key = match parsed.alg {
-        Alg::Hs256 => {
-            let secret = cfg.jwt_secret.as_ref().ok_or_else(|| reject(AuthError::AlgorithmNotAllowed))?;
-            import_hmac(secret.expose()).await.map_err(reject)?
+    // The signature is checked once per token and isolate for a bounded time; the claims on every request.
+    let now_ms = platform::now_ms();
+    let claims_ok = jwt::validate(&parsed.claims, now_ms / 1000.0, &cfg.jwt_issuer);
+    if !VERIFIED.with(|v| v.borrow().contains(token, now_ms)) {
+        let key = match parsed.alg {
+            Alg::Hs256 => {
+                let secret = cfg.jwt_secret.as_ref().ok_or_else(|| reject(AuthError::AlgorithmNotAllowed))?;
+                import_hmac(secret.expose()).await.map_err(reject)?
+            }
+            alg => {
+                let kid = parsed.kid.as_deref().ok_or_else(|| reject(AuthError::UnknownKey))?;
+                key_for(cfg, kid, alg).await?
+            }
+        };
+        verify_signature(&key, parsed.alg, &parsed).await.map_err(reject)?;
+        // Remembered only when the claims pass too.
+        if claims_ok.is_ok() {
+            VERIFIED.with(|v| v.borrow_mut().insert(token, parsed.claims.exp, now_ms));
         }
-        alg => {
-            let kid = parsed.kid.as_deref().ok_or_else(|| reject(AuthError::UnknownKey))?;
-            key_for(cfg, kid, alg).await?
-        }
-    };
-    verify_signature(&key, parsed.alg, &parsed).await.map_err(reject)?;
-    let mut principal = jwt::validate(&parsed.claims, platform::now_ms() / 1000.0, &cfg.jwt_issuer).map_err(reject)?;
+    }
+    let mut principal = claims_ok.map_err(reject)?;
     principal.account = ActiveAccount::from_header(account_header).map_err(|_| {
         let mut fields = serde_json::Map::new();
         fields.insert("X-Account-Id".into(), serde_json::Value::from("must be a UUID"));

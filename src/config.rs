@@ -58,6 +58,7 @@ pub const JWKS_STALE_SECS: &str = "JWKS_STALE_SECS";
 pub const JWKS_REFETCH_MIN_INTERVAL_SECS: &str = "JWKS_REFETCH_MIN_INTERVAL_SECS";
 pub const JWKS_FETCH_TIMEOUT_MS: &str = "JWKS_FETCH_TIMEOUT_MS";
 pub const POSTGREST_TIMEOUT_MS: &str = "POSTGREST_TIMEOUT_MS";
+pub const HEALTH_CACHE_MS: &str = "HEALTH_CACHE_MS";
 pub const JOB_PENDING_TTL_SECS: &str = "JOB_PENDING_TTL_SECS";
 pub const SSRF_DENY_CIDRS: &str = "SSRF_DENY_CIDRS";
 pub const JOB_RETRY_BASE_SECS: &str = "JOB_RETRY_BASE_SECS";
@@ -172,6 +173,9 @@ pub struct Config {
     pub postgrest_url: String,
     /// Timeout of every PostgREST call (`POSTGREST_TIMEOUT_MS`, default 8000).
     pub postgrest_timeout_ms: u32,
+    /// How long an isolate answers `/health` from its last dependency check (`HEALTH_CACHE_MS`, default
+    /// 1000, 0 checks on every request; docs/adr/0021).
+    pub health_cache_ms: u32,
     /// A job still PENDING this long after submission expires (`JOB_PENDING_TTL_SECS`, default 3600).
     pub job_pending_ttl_secs: u32,
     pub anon_key: Secret,
@@ -479,6 +483,7 @@ impl Config {
             supabase_url,
             postgrest_url,
             postgrest_timeout_ms: number(env, POSTGREST_TIMEOUT_MS, 8000.0)?.clamp(100.0, 60_000.0) as u32,
+            health_cache_ms: number(env, HEALTH_CACHE_MS, 1000.0)?.min(60_000.0) as u32,
             job_pending_ttl_secs: number(env, JOB_PENDING_TTL_SECS, 3600.0)?.clamp(10.0, 7.0 * 86_400.0) as u32,
             anon_key: Secret::new(required(env, SUPABASE_ANON_KEY)?),
             service_role_key: Secret::new(required(env, SUPABASE_SERVICE_ROLE_KEY)?),

@@ -93,23 +93,3 @@ impl StripeClient {
         Err(StripeError::Unavailable(last))
     }
 }
-
-/// HMAC-SHA256 with WebCrypto, for webhook signatures.
-pub async fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<Vec<u8>, String> {
-    use js_sys::{Array, Object, Reflect, Uint8Array};
-    use wasm_bindgen::{JsCast, JsValue};
-    use wasm_bindgen_futures::JsFuture;
-    let subtle = js_sys::global().unchecked_into::<web_sys::WorkerGlobalScope>().crypto().map_err(|_| "no crypto")?.subtle();
-    let alg = Object::new();
-    let _ = Reflect::set(&alg, &"name".into(), &"HMAC".into());
-    let _ = Reflect::set(&alg, &"hash".into(), &"SHA-256".into());
-    let raw = Uint8Array::from(key);
-    let usages = Array::of1(&JsValue::from_str("sign"));
-    let k = JsFuture::from(subtle.import_key_with_object("raw", raw.unchecked_ref(), &alg, false, &usages).map_err(|_| "importKey")?)
-        .await
-        .map_err(|_| "importKey")?;
-    let sig = JsFuture::from(subtle.sign_with_object_and_u8_array(&alg, k.unchecked_ref(), data).map_err(|_| "sign")?)
-        .await
-        .map_err(|_| "sign")?;
-    Ok(Uint8Array::new(&sig).to_vec())
-}

@@ -1,7 +1,7 @@
 //! Billing in one place: the Stripe event's way from the webhook to the database.
 //!
 //! - [`signature`] (pure): `Stripe-Signature` parsing, tolerance and comparison.
-//! - [`verify`]: the webhook's check with the runtime's WebCrypto, giving a [`verify::VerifiedEvent`].
+//! - [`verify`]: the webhook's signature check (HMAC in the wasm), giving a [`verify::VerifiedEvent`].
 //! - [`policy`] (pure): prices to plans, credit packs, invoice grants, retry backoff.
 //! - [`apply`]: one event applied through its SQL function, or Stripe's current state when it is stale.
 //!

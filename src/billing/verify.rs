@@ -1,8 +1,7 @@
-//! The webhook's signature check with the runtime's WebCrypto (HMAC-SHA256 over `{t}.{body}`), for every
+//! The webhook's signature check (HMAC-SHA256 over `{t}.{body}`, `billing::signature`), for every
 //! configured secret while one rotates.
 
 use super::signature::{self as sig, SignatureError};
-use crate::adapters::stripe::hmac_sha256;
 use crate::platform;
 
 /// A Stripe event whose signature verified. Only the webhook route (`api::billing::webhook`) constructs
@@ -13,27 +12,9 @@ pub struct VerifiedEvent {
     pub body: serde_json::Value,
 }
 
-/// Why a webhook was not verified: the sender's fault (400), or ours (the runtime's WebCrypto failed: 500,
-/// so Stripe retries; never reported as a bad signature).
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    #[error(transparent)]
-    Refused(#[from] SignatureError),
-    #[error("WebCrypto HMAC failed: {0}")]
-    Crypto(String),
-}
-
-pub async fn verify(cfg: &crate::config::Config, header_value: Option<&str>, raw: &[u8]) -> Result<(), VerifyError> {
-    let parsed = sig::parse_header(header_value)?;
-    sig::check_tolerance(parsed.timestamp, (platform::now_ms() / 1000.0) as i64)?;
-    let payload = sig::signed_payload(parsed.timestamp, raw);
-    let mut expected = Vec::new();
-    for secret in &cfg.stripe_webhook_secrets {
-        expected.push(hmac_sha256(secret.expose().as_bytes(), &payload).await.map_err(VerifyError::Crypto)?);
-    }
-    if sig::any_matches(&expected, &parsed) {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch.into())
-    }
+/// Verifies the `Stripe-Signature` header against the raw body with every configured secret (several while
+/// one rotates), in the wasm (docs/adr/0021).
+pub fn verify(cfg: &crate::config::Config, header_value: Option<&str>, raw: &[u8]) -> Result<(), SignatureError> {
+    let secrets: Vec<&[u8]> = cfg.stripe_webhook_secrets.iter().map(|s| s.expose().as_bytes()).collect();
+    sig::verify(header_value, raw, &secrets, (platform::now_ms() / 1000.0) as i64)
 }

@@ -8,3 +8,4 @@ pub mod jwt;
 pub mod metering;
 pub mod rate_limit;
 pub mod ssrf;
+pub mod verified_tokens;

@@ -28,4 +28,24 @@ async fn health_degrades_when_the_database_stops_and_recovers_without_a_restart(
     })
     .await;
     assert_eq!(r.body["data"]["checks"]["database"], "ok");
+
+    // An isolate answers from its last check for HEALTH_CACHE_MS: probes in between reach no dependency,
+    // so with a long window a stopped database is not seen yet (the restart for the new vars is a new isolate).
+    stack.control(r#"worker vars {"HEALTH_CACHE_MS":"600000"}"#);
+    assert_eq!(health().await.status, 200);
+    stack.control("db stop");
+    for _ in 0..5 {
+        let r = health().await;
+        assert_eq!(
+            (r.status, r.body["data"]["checks"]["database"].as_str()),
+            (200, Some("ok")),
+            "answered from the last check: {}",
+            r.body
+        );
+    }
+    // With 0 every probe checks: the stopped database shows.
+    stack.control(r#"worker vars {"HEALTH_CACHE_MS":"0"}"#);
+    eventually("an uncached health to report 503", Duration::from_secs(30), || async { (health().await.status == 503).then_some(()) })
+        .await;
+    stack.control("db start");
 }
