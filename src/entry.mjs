@@ -22,12 +22,13 @@ let lastEnv = null;
 globalThis.__edgeSaasPanicked = (message) => {
   const calls = [...inFlight];
   const env = calls[0]?.env ?? lastEnv;
-  const tags = calls.length === 1 ? calls[0].tags : { in_flight: String(calls.length) };
+  const tags = calls.length === 1 ? calls[0].tags() : { in_flight: String(calls.length) };
   const reported = report(env, { kind: "panic", message, tags });
   for (const call of calls) call.fail(Object.assign(new Error(`Rust panic: ${message}`), { reported }));
 };
 
-// Runs `run` as an invocation that a panic fails at once (see above).
+// Runs `run` as an invocation that a panic fails at once (see above). `tags()` gives the report's tags,
+// computed only when a report is sent: nothing on the way of a request that succeeds (docs/adr/0021).
 async function guarded(env, tags, run) {
   lastEnv = env;
   let call;
@@ -47,22 +48,25 @@ function reportOf(env, err, tags) {
 
 export default class Worker extends WorkerEntrypoint {
   async fetch(request) {
-    const requestId = requestIdFor(request);
-    const tags = { request_id: requestId, route: `${request.method} ${new URL(request.url).pathname}` };
+    let requestId;
+    const tags = () => {
+      requestId ??= requestIdFor(request);
+      return { request_id: requestId, route: `${request.method} ${new URL(request.url).pathname}` };
+    };
     try {
       return await guarded(this.env, tags, () => new RustWorker(this.ctx, this.env).fetch(request));
     } catch (err) {
-      this.ctx.waitUntil(reportOf(this.env, err, { ...tags, status: "500" }));
+      this.ctx.waitUntil(reportOf(this.env, err, { ...tags(), status: "500" }));
       return internalErrorResponse(request, err, console.error, requestId);
     }
   }
 
   async queue(batch) {
-    const tags = { queue: batch.queue };
+    const tags = () => ({ queue: batch.queue });
     try {
       return await guarded(this.env, tags, () => new RustWorker(this.ctx, this.env).queue(batch));
     } catch (err) {
-      this.ctx.waitUntil(reportOf(this.env, err, tags));
+      this.ctx.waitUntil(reportOf(this.env, err, tags()));
       throw err;
     }
   }
@@ -70,11 +74,11 @@ export default class Worker extends WorkerEntrypoint {
   // A failed scheduled run (e.g. an expression that maps to no job) propagates, so the platform records
   // the invocation as failed; its report is sent first.
   async scheduled(event) {
-    const tags = { cron: event.cron };
+    const tags = () => ({ cron: event.cron });
     try {
       return await guarded(this.env, tags, () => new RustWorker(this.ctx, this.env).scheduled(event));
     } catch (err) {
-      await reportOf(this.env, err, tags);
+      await reportOf(this.env, err, tags());
       throw err;
     }
   }

@@ -222,6 +222,17 @@ test("sign in with a magic link from the local outbox", async () => {
   await again.context().close();
 });
 
+/** Submits the jobs page's form for an `http.request` to `url`; resolves to the new job's id. */
+async function submitFromForm(url) {
+  await page.getByLabel("URL").fill(url);
+  const [submitted] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/v1/jobs") && r.request().method() === "POST"),
+    page.getByRole("button", { name: "Submit job" }).click(),
+  ]);
+  assert.equal(submitted.status(), 202, "the job was accepted");
+  return (await submitted.json()).data.id;
+}
+
 test("a submitted job goes PENDING → RUNNING → COMPLETED on the page without a reload", async () => {
   await page.goto(`${stack.worker_url}/jobs`);
   await page.getByText("Live", { exact: true }).waitFor({ timeout: WAIT });
@@ -269,12 +280,7 @@ test("the API's field errors show inline on the form", async () => {
 
 test("a running job is cancelled from its page", async () => {
   await page.goto(`${stack.worker_url}/jobs`);
-  await page.getByLabel("URL").fill(`${target.url}/slow/6000`);
-  const [submitted] = await Promise.all([
-    page.waitForResponse((r) => r.url().endsWith("/api/v1/jobs") && r.request().method() === "POST"),
-    page.getByRole("button", { name: "Submit job" }).click(),
-  ]);
-  const { id } = (await submitted.json()).data;
+  const id = await submitFromForm(`${target.url}/slow/6000`);
   await page.locator(`tr[data-job="${id}"] a`).click();
   await page.locator("dd [data-status=RUNNING]").waitFor({ timeout: WAIT });
   await page.getByRole("button", { name: "Cancel job" }).click();
@@ -406,9 +412,8 @@ test("the session is refreshed before its token expires and the dashboard keeps 
   // The API, and the live stream (through the renewed cookie), still work.
   await page.goto(`${stack.worker_url}/jobs`);
   await page.getByText("Live", { exact: true }).waitFor({ timeout: WAIT });
-  await page.getByLabel("URL").fill(`${target.url}/slow/100`);
-  await page.getByRole("button", { name: "Submit job" }).click();
-  await page.locator("tr[data-job] [data-status=COMPLETED]").first().waitFor({ timeout: WAIT });
+  const id = await submitFromForm(`${target.url}/slow/100`);
+  await page.locator(`tr[data-job="${id}"] [data-status=COMPLETED]`).waitFor({ timeout: WAIT });
 });
 
 test("a dropped stream reconnects from its last frame id; a task switched off by its feature flag is not offered", async () => {
@@ -424,9 +429,9 @@ test("a dropped stream reconnects from its last frame id; a task switched off by
     const headers = await r.allHeaders().catch(() => ({}));
     streamRequests.push(headers["last-event-id"] ?? u.searchParams.get("last_event_id"));
   });
-  await page.getByLabel("URL").fill(`${target.url}/slow/50`);
-  await page.getByRole("button", { name: "Submit job" }).click();
-  await page.locator("tr[data-job] [data-status=COMPLETED]").first().waitFor({ timeout: WAIT });
+  // This job's own frames (earlier jobs' rows are COMPLETED already) give the stream its last event id.
+  const id = await submitFromForm(`${target.url}/slow/50`);
+  await page.locator(`tr[data-job="${id}"] [data-status=COMPLETED]`).waitFor({ timeout: WAIT });
   // Restarting the Worker (new flags) drops the stream; the browser reconnects by itself.
   await stackCommand(`worker vars ${JSON.stringify({ FF_BROWSER_WORKER_ENABLED: "false", FF_LEAD_ANALYSIS_LIGHT_ENABLED: "false", FF_LEAD_ANALYSIS_DEEP_ENABLED: "false", FF_LEAD_ANALYSIS_XRAY_ENABLED: "false" })}`);
   const deadline = Date.now() + 60_000;
