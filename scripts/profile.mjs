@@ -3,8 +3,8 @@
 // wrangler dev exposes (the same profiler its DevTools use), summarised as self time per function.
 // The release wasm keeps its names section, so Rust functions appear by name.
 //
-//   node scripts/profile.mjs [path] [requests] [concurrency]     (default /health 2000 8)
-//   PROFILE_TOKEN=<access token> node scripts/profile.mjs /api/v1/me
+//   npm run profile -- [path] [requests] [concurrency]     (default /health 2000 8; Node 22: WebSocket)
+//   PROFILE_TOKEN=<access token> npm run profile -- /api/v1/me
 //   PROFILE_OUT=target/profile.cpuprofile   also writes the raw profile (open it in Chrome DevTools)
 //   PROFILE_BY_LINE=1                        tells functions apart by source line (anonymous ones)
 //
