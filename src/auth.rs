@@ -163,6 +163,20 @@ fn reject(reason: AuthError) -> ApiError {
     ApiError::Unauthorized(reason.reason())
 }
 
+/// Whether the key a remembered token was verified with may still be used without asking the key server:
+/// for an asymmetric token, its key is in a JWKS that is still fresh. Past that, the token goes through
+/// `key_for` like any other (refetch, the stale window, failing closed), so remembering tokens never
+/// stretches the key policy (docs/adr/0021).
+fn key_still_usable(cfg: &Config, parsed: &jwt::Parsed, now_ms: f64) -> bool {
+    match (parsed.alg, parsed.kid.as_deref()) {
+        (Alg::Hs256, _) => cfg.jwt_secret.is_some(),
+        (_, None) => false,
+        (alg, Some(kid)) => {
+            JWKS.with(|c| matches!(jwks_cache::decide(c.borrow().as_ref(), kid, alg, now_ms, &cfg.jwks_policy), Decision::Use(_)))
+        }
+    }
+}
+
 /// Authenticates a request from its `Authorization` and `X-Account-Id` header values. A malformed
 /// `X-Account-Id` is a 400 naming the header, checked only after the token is accepted.
 pub async fn authenticate(cfg: &Config, authorization: Option<&str>, account_header: Option<&str>) -> Result<Authenticated, ApiError> {
@@ -171,7 +185,7 @@ pub async fn authenticate(cfg: &Config, authorization: Option<&str>, account_hea
     // The signature is checked once per token and isolate for a bounded time; the claims on every request.
     let now_ms = platform::now_ms();
     let claims_ok = jwt::validate(&parsed.claims, now_ms / 1000.0, &cfg.jwt_issuer);
-    if !VERIFIED.with(|v| v.borrow().contains(token, now_ms)) {
+    if !(VERIFIED.with(|v| v.borrow().contains(token, now_ms)) && key_still_usable(cfg, &parsed, now_ms)) {
         let key = match parsed.alg {
             Alg::Hs256 => {
                 let secret = cfg.jwt_secret.as_ref().ok_or_else(|| reject(AuthError::AlgorithmNotAllowed))?;

@@ -8,8 +8,10 @@
 //!
 //! What bounds it:
 //! - an entry lives at most [`MAX_AGE_MS`] and never past the token's own `exp`;
-//! - the whole memory is dropped whenever the isolate refetches the JWKS (a rotated or withdrawn key
-//!   stops being trusted no later than it would without this cache: the JWKS is cached for 10 minutes);
+//! - the whole memory is dropped whenever the isolate refetches the JWKS, and a remembered token is used
+//!   only while its key is still in a fresh JWKS (`auth::key_still_usable`); otherwise the request takes
+//!   the full path with the JWKS's refetch, stale-window and fail-closed rules, so the key policy is the
+//!   same as without this memory;
 //! - at most [`CAPACITY`] tokens; when full, expired entries go, and if none had, everything goes;
 //! - only tokens that verified are stored, keyed by the whole token, so a caller cannot put an entry in
 //!   that another token could match.
