@@ -43,8 +43,12 @@ async fn health_degrades_when_the_database_stops_and_recovers_without_a_restart(
             r.body
         );
     }
-    // With 0 every probe checks: the stopped database shows.
+    // With 0 every probe checks: the stopped database shows. (The restart waits for a healthy Worker, so
+    // the database is up while it happens.)
+    stack.control("db start");
     stack.control(r#"worker vars {"HEALTH_CACHE_MS":"0"}"#);
+    assert_eq!(health().await.status, 200);
+    stack.control("db stop");
     eventually("an uncached health to report 503", Duration::from_secs(30), || async { (health().await.status == 503).then_some(()) })
         .await;
     stack.control("db start");
