@@ -30,8 +30,8 @@ async fn health_degrades_when_the_database_stops_and_recovers_without_a_restart(
     assert_eq!(r.body["data"]["checks"]["database"], "ok");
 
     // An isolate answers from its last check for HEALTH_CACHE_MS: probes in between reach no dependency,
-    // so with a long window a stopped database is not seen yet (the restart for the new vars is a new isolate).
-    stack.control(r#"worker vars {"HEALTH_CACHE_MS":"600000"}"#);
+    // so with the longest window (60 s) a stopped database is not seen yet (the restart for the new vars is a new isolate).
+    stack.control(r#"worker vars {"HEALTH_CACHE_MS":"60000"}"#);
     assert_eq!(health().await.status, 200);
     stack.control("db stop");
     for _ in 0..5 {
