@@ -65,6 +65,8 @@ if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/wasm-opt ] ||
 fi
 node_modules/.bin/node -e 'process.exit(+process.versions.node.split(".")[0] >= 22 ? 0 : 1)' \
   || die "node_modules/.bin/node is not Node >= 22 (npm package 'node' failed to install its binary)"
+# The local queue dispatches consumer batches side by side, as Cloudflare does (docs/adr/0017).
+node_modules/.bin/node scripts/patch-local-queues.mjs || die "could not patch the local queue (scripts/patch-local-queues.mjs)"
 
 # 4. PostgreSQL server and pgTAP from Debian's packages.
 pkgs=()

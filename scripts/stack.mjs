@@ -351,7 +351,7 @@ function splitWorkerConfigs(envFile) {
     ...["JOB_HUB:JobHub", "CIRCUIT_BREAKER:CircuitBreaker"].flatMap((b) => [
       "[[durable_objects.bindings]]", `name = "${b.split(":")[0]}"`, `class_name = "${b.split(":")[1]}"`, `script_name = "edge-saas"`, ""]),
     "[[queues.producers]]", `binding = "BROWSER_JOBS_DLQ"`, `queue = "browser-jobs-dlq"`, "",
-    "[[queues.consumers]]", `queue = "browser-jobs"`, "max_batch_size = 5", "max_batch_timeout = 1", "max_retries = 100",
+    "[[queues.consumers]]", `queue = "browser-jobs"`, "max_batch_size = 5", "max_batch_timeout = 0", "max_retries = 100", "max_concurrency = 2",
     `dead_letter_queue = "browser-jobs-dlq"`, "",
   ].join("\n");
   const primaryFile = path.join(stateDir, "wrangler.primary.toml");
