@@ -7,8 +7,8 @@
 //!   cargo bench -p e2e --bench leads        (BENCH_LEADS_ROUNDS, default 5; BENCH_AI_LATENCY_MS, default 400)
 //!
 //! Wall time runs from the request leaving the client to the analysis reading COMPLETED (polled every
-//! 10 ms). It includes the local queue's batch wait (`max_batch_timeout = 1` locally, 0 deployed:
-//! docs/adr/0017), reported on its own as `queue ms` (job `started_at` - `created_at`).
+//! 10 ms). It includes the queue's delivery time (`max_batch_timeout = 0`, docs/adr/0017), reported on its
+//! own as `queue ms` (job `started_at` - `created_at`).
 
 use e2e::bench::{env_usize, pct};
 use e2e::target::target;
