@@ -181,6 +181,24 @@ async fn a_4xx_is_a_final_task_error_without_retries() {
     assert_eq!(target().hits(&k), 1);
 }
 
+/// Consumer invocations run side by side (Cloudflare's consumer concurrency; locally the patched queue,
+/// docs/adr/0017): a job queued while a slow one runs starts at once instead of waiting for it.
+#[tokio::test]
+async fn a_job_queued_behind_a_slow_one_completes_while_the_slow_one_still_runs() {
+    let stack = spawn_stack();
+    let slow_owner = stack.token_for(&unique_email("slow")).await.access_token;
+    let fast_owner = stack.token_for(&unique_email("fast")).await.access_token;
+    let r = submit(stack, &slow_owner, http_job(target().url(&format!("/slow/8000/{}", key()))), None).await;
+    let slow = r.body["data"]["id"].as_str().unwrap().to_string();
+    wait_status(stack, &slow_owner, &slow, &["RUNNING"]).await;
+    let r = submit(stack, &fast_owner, http_job(target().url(&format!("/ok/{}", key()))), None).await;
+    let fast = r.body["data"]["id"].as_str().unwrap().to_string();
+    wait_status(stack, &fast_owner, &fast, &["COMPLETED"]).await;
+    let slow_now = stack.get_as(&format!("/api/v1/jobs/{slow}"), &slow_owner).await.body["data"].clone();
+    assert_eq!(slow_now["status"], "RUNNING", "the fast job finished while the slow one ran: {slow_now}");
+    wait_status(stack, &slow_owner, &slow, &["COMPLETED"]).await;
+}
+
 #[tokio::test]
 async fn a_running_job_is_cancelled_at_its_next_step_and_a_finished_one_is_a_conflict() {
     let stack = spawn_stack();
