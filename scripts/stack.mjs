@@ -49,7 +49,21 @@ const pgBin = (name) => path.join(env.PG_BINDIR, name);
 const isRoot = process.getuid?.() === 0;
 
 // ---- ports and state -----------------------------------------------------------------------------
+// A test stack's ports come from below the kernel's ephemeral range: a port picked there could be taken by
+// any outgoing connection's local port (other tests' stacks make thousands) in the tens of seconds between
+// picking it and wrangler binding it, as happened once in CI ("Address already in use").
+const ephemeralLow = (() => {
+  try { return Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768; }
+  catch { return 32768; }
+})();
+const picked = new Set();
 async function freePort() {
+  const [low, high] = ephemeralLow > 20000 ? [10000, ephemeralLow - 1] : [ephemeralLow, ephemeralLow];
+  for (let attempt = 0; low < high && attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (!picked.has(port) && await portFree(port)) { picked.add(port); return port; }
+  }
+  // No room below the ephemeral range on this machine: let the kernel choose.
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.unref();
