@@ -33,10 +33,12 @@ function patch(rel, edits) {
   return true;
 }
 
-const schemaFrom = (z) =>
-  `      maxRetries: ${z}.number().min(0).max(100).optional(),\n      deadLetterQueue: ${z}.string().optional(),\n      retryDelay: QueueMessageDelaySchema\n    });`;
-const schemaTo = (z) =>
-  `      maxRetries: ${z}.number().min(0).max(100).optional(),\n      maxConcurrency: ${z}.number().min(1).max(${PLATFORM_MAX_CONCURRENCY}).optional(),\n      deadLetterQueue: ${z}.string().optional(),\n      retryDelay: QueueMessageDelaySchema\n    });`;
+// A consumer option schema (`z` is zod's name in that file): maxConcurrency added after maxRetries.
+const withMaxConcurrency = (indent, z) => [
+  `${indent}maxRetries: ${z}.number().min(0).max(100).optional(),\n${indent}deadLetterQueue:`,
+  `${indent}maxRetries: ${z}.number().min(0).max(100).optional(),\n` +
+    `${indent}maxConcurrency: ${z}.number().min(1).max(${PLATFORM_MAX_CONCURRENCY}).optional(),\n${indent}deadLetterQueue:`,
+];
 
 const changed = [
   // wrangler: pass max_concurrency from wrangler.toml to Miniflare.
@@ -45,13 +47,11 @@ const changed = [
     "    maxRetries: consumer.max_retries,\n    maxConcurrency: consumer.max_concurrency,\n    deadLetterQueue: consumer.dead_letter_queue,\n    retryDelay: consumer.retry_delay\n  };\n  return [consumer.queue, options];",
   ]]),
   // Miniflare: keep it in the validated options it hands to the broker.
-  patch("node_modules/miniflare/dist/src/index.js", [[schemaFrom("external_exports2"), schemaTo("external_exports2")]]),
+  patch("node_modules/miniflare/dist/src/index.js", [withMaxConcurrency("      ", "external_exports2")]),
   // The broker: a batch leaves the backlog when its dispatch starts, the next one may start at once while
   // fewer than max_concurrency are running, and each finished dispatch schedules what is left.
   patch("node_modules/miniflare/dist/src/workers/queues/broker.worker.js", [
-    ["  maxRetries: z.number().min(0).max(100).optional(),\n  deadLetterQueue: z.string().optional(),\n",
-      "  maxRetries: z.number().min(0).max(100).optional(),\n" +
-      `  maxConcurrency: z.number().min(1).max(${PLATFORM_MAX_CONCURRENCY}).optional(),\n  deadLetterQueue: z.string().optional(),\n`],
+    withMaxConcurrency("  ", "z"),
     ["  #backlogBytes = 0;\n", "  #backlogBytes = 0;\n  #inFlight = 0;\n  get #maxConcurrency() {\n" +
       `    return this.#maybeConsumer?.maxConcurrency ?? ${PLATFORM_MAX_CONCURRENCY};\n  }\n`],
     ["    assert(consumer !== void 0);\n    let batchSize = consumer.maxBatchSize ?? DEFAULT_BATCH_SIZE, maxAttempts",

@@ -346,13 +346,15 @@ const dropProducers = (process.env.STACK_DROP_PRODUCERS || "").split(",").filter
 // files live in the state folder.
 function splitWorkerConfigs(envFile) {
   const src = fs.readFileSync(path.join(root, "wrangler.toml"), "utf8").split(/\n# -{20,}/)[0];
+  // The browser-jobs consumer's settings, moved as they are from the Worker to the second Worker.
+  const browserConsumerBlock = /\[\[queues\.consumers\]\]\nqueue = "browser-jobs"\n(?:[a-z_]+ = .*\n)*/;
   const entry = path.join(root, "src/entry.mjs");
   const primary = src
     .replace(/^main = .*$/m, `main = ${JSON.stringify(entry)}`)
     .replace(/^command = .*$/m, `command = ${JSON.stringify(`bash ${path.join(root, "scripts/build.sh")}`)}`)
     .replace(/^watch_dir = .*$/m, "")
     .replace(/^directory = "(.*)"$/m, (_, dir) => `directory = ${JSON.stringify(path.join(root, dir))}`)
-    .replace(/\[\[queues\.consumers\]\]\nqueue = "browser-jobs"\n(?:[a-z_]+ = .*\n)*/, browserConsumerVars ? "" : "$&");
+    .replace(browserConsumerBlock, browserConsumerVars ? "" : "$&");
   // A deploy that forgot a producer binding: the Worker's send to that queue fails (STACK_DROP_PRODUCERS).
   const withoutProducers = dropProducers.reduce(
     (cfg, b) => cfg.replace(new RegExp(`\\[\\[queues\\.producers\\]\\]\\nbinding = "${b}"\\n(?:[a-z_]+ = .*\\n)*`), ""), primary);
@@ -365,8 +367,7 @@ function splitWorkerConfigs(envFile) {
     ...["JOB_HUB:JobHub", "CIRCUIT_BREAKER:CircuitBreaker"].flatMap((b) => [
       "[[durable_objects.bindings]]", `name = "${b.split(":")[0]}"`, `class_name = "${b.split(":")[1]}"`, `script_name = "edge-saas"`, ""]),
     "[[queues.producers]]", `binding = "BROWSER_JOBS_DLQ"`, `queue = "browser-jobs-dlq"`, "",
-    "[[queues.consumers]]", `queue = "browser-jobs"`, "max_batch_size = 5", "max_batch_timeout = 0", "max_retries = 100", "max_concurrency = 2",
-    `dead_letter_queue = "browser-jobs-dlq"`, "",
+    src.match(browserConsumerBlock)[0],
   ].join("\n");
   const primaryFile = path.join(stateDir, "wrangler.primary.toml");
   const consumerFile = path.join(stateDir, "wrangler.browser-consumer.toml");
