@@ -8,11 +8,15 @@ cd "$PROJECT_ROOT"
 out=$(mktemp); trap 'rm -f "$out"' EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "lint (cargo fmt --check; cargo clippy -D warnings for the host, wasm32 and the e2e crate)"
+step "lint (cargo fmt --check; cargo clippy -D warnings for the host, wasm32, the e2e crate and bench/floor/rs)"
 cargo fmt --all --check
 cargo clippy --package edge-saas --lib --tests -- -D warnings
 cargo clippy --package edge-saas --lib --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --package e2e --tests --benches -- -D warnings
+# The CPU floor benchmark's Rust Worker (its own workspace, docs/adr/0021): kept building.
+cargo fmt --manifest-path bench/floor/rs/Cargo.toml --check
+cargo clippy --manifest-path bench/floor/rs/Cargo.toml --target wasm32-unknown-unknown -- -D warnings
+node --check scripts/floor.mjs
 
 step "dashboard type check (tsc --noEmit, strict: dashboard/src)"
 node_modules/.bin/tsc -p dashboard
