@@ -26,7 +26,9 @@ const clkTck = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).st
 const stackFile = path.join(root, ".local/dev/stack.json");
 if (!fs.existsSync(stackFile)) die("the dev stack is not running: start it with `npm run dev` (see the header of this script)");
 const stack = JSON.parse(fs.readFileSync(stackFile, "utf8"));
-const dotenv = Object.fromEntries(fs.readFileSync(path.join(root, ".local/dev/worker.env"), "utf8").split("\n")
+const workerEnv = path.join(root, ".local/dev/worker.env");
+if (!fs.existsSync(workerEnv)) die(`${workerEnv} is missing: start the dev stack with \`npm run dev\``);
+const dotenv = Object.fromEntries(fs.readFileSync(workerEnv, "utf8").split("\n")
   .map((l) => l.match(/^([A-Z0-9_]+)=(.*)$/)).filter(Boolean).map((m) => [m[1], m[2].replace(/^"(.*)"$/, "$1")]));
 const tokenResp = await fetch(`${stack.supabase_url}/_dev/token`, {
   method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "bench-floor@example.com" }),
@@ -79,6 +81,9 @@ const state = path.join(root, ".local/bench-floor");
 fs.mkdirSync(state, { recursive: true });
 const started = [];
 function startFloor(name, script, port, inspectorPort) {
+  for (const p of [port, inspectorPort]) {
+    if (spawnSync("ss", ["-Hltn", `sport = :${p}`], { encoding: "utf8" }).stdout.trim()) die(`port ${p} is in use: set FLOOR_PORT`);
+  }
   // Its own wrangler.toml: without one, wrangler would find the project's (and its build command) upwards.
   const dir = path.join(state, name);
   fs.mkdirSync(dir, { recursive: true });
