@@ -28,14 +28,27 @@ ws.onmessage = (m) => {
   const msg = JSON.parse(typeof m.data === "string" ? m.data : m.data.toString());
   if (msg.id && pending.has(msg.id)) { pending.get(msg.id)(msg); pending.delete(msg.id); }
 };
-const send = (method, params = {}) => new Promise((resolve) => {
+// Every inspector call is bounded: a closed socket or a lost answer fails the run instead of hanging it.
+ws.onclose = () => { for (const settle of pending.values()) settle(null); pending.clear(); };
+const send = (method, params = {}) => new Promise((resolve, reject) => {
   const id = nextId++;
-  pending.set(id, resolve);
+  const timer = setTimeout(() => { pending.delete(id); reject(new Error(`inspector: no answer to ${method} in 60 s`)); }, 60_000);
+  pending.set(id, (msg) => {
+    clearTimeout(timer);
+    if (msg === null) reject(new Error(`inspector: connection closed before ${method} answered`));
+    else if (msg.error) reject(new Error(`inspector: ${method}: ${msg.error.message}`));
+    else resolve(msg);
+  });
   ws.send(JSON.stringify({ id, method, params }));
 });
+const get = async (url) => {
+  const r = await fetch(url, { headers, signal: AbortSignal.timeout(30_000) });
+  await r.arrayBuffer();
+  return r.status;
+};
 
 // Warm up, then profile the burst.
-for (let i = 0; i < 50; i++) await (await fetch(worker + path, { headers })).arrayBuffer();
+for (let i = 0; i < 50; i++) await get(worker + path);
 await send("Profiler.enable");
 await send("Profiler.setSamplingInterval", { interval: 50 });
 await send("Profiler.start");
@@ -43,13 +56,11 @@ let next = 0;
 const statuses = {};
 await Promise.all(Array.from({ length: Number(conc) }, async () => {
   while (next++ < Number(nReq)) {
-    const r = await fetch(worker + path, { headers });
-    await r.arrayBuffer();
-    statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    const status = await get(worker + path);
+    statuses[status] = (statuses[status] ?? 0) + 1;
   }
 }));
 const { result } = await send("Profiler.stop");
-ws.close();
 const profile = result.profile;
 if (process.env.PROFILE_OUT) fs.writeFileSync(process.env.PROFILE_OUT, JSON.stringify(profile));
 
@@ -74,3 +85,6 @@ console.log(`\n${path}: ${nReq} requests, ${conc} at a time, statuses ${JSON.str
 console.log("| self % | self ms/req | function |");
 console.log("|---|---|---|");
 for (const [k, t] of top) console.log(`| ${(100 * t / total).toFixed(1)} | ${(t / 1000 / Number(nReq)).toFixed(4)} | ${k} |`);
+// wrangler dev's inspector never completes a WebSocket close handshake, so a graceful close would keep Node
+// waiting for it: the run is over, leave without it.
+process.exit(0);
