@@ -11,6 +11,10 @@
 // Env: DEV_WORKER_PORT (8787), DEV_INSPECTOR_PORT (9229).
 import fs from "node:fs";
 
+if (typeof WebSocket === "undefined") {
+  console.error("profile: this Node has no WebSocket (Node 22 or later needed); run it as `npm run profile`, which uses the project's Node 22");
+  process.exit(2);
+}
 const [path = "/health", nReq = "2000", conc = "8"] = process.argv.slice(2);
 const worker = `http://127.0.0.1:${process.env.DEV_WORKER_PORT ?? 8787}`;
 const inspector = `http://127.0.0.1:${process.env.DEV_INSPECTOR_PORT ?? 9229}`;
