@@ -17,6 +17,8 @@ cargo clippy --package e2e --tests --benches -- -D warnings
 cargo fmt --manifest-path bench/floor/rs/Cargo.toml --check
 cargo clippy --manifest-path bench/floor/rs/Cargo.toml --target wasm32-unknown-unknown -- -D warnings
 node --check scripts/floor.mjs
+# The profiler (npm run profile) needs a running dev stack, so no test runs it: at least it parses.
+node --check scripts/profile.mjs
 
 step "dashboard type check (tsc --noEmit, strict: dashboard/src)"
 node_modules/.bin/tsc -p dashboard
