@@ -17,6 +17,7 @@ cargo clippy --package e2e --tests --benches -- -D warnings
 cargo fmt --manifest-path bench/floor/rs/Cargo.toml --check
 cargo clippy --manifest-path bench/floor/rs/Cargo.toml --target wasm32-unknown-unknown -- -D warnings
 node --check scripts/floor.mjs
+node --check bench/floor/js/index.js
 # The profiler (npm run profile) needs a running dev stack, so no test runs it: at least it parses.
 node --check scripts/profile.mjs
 
